@@ -1,0 +1,65 @@
+# Rapport: the two commands are `make run` and `make test`; `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+# uv from PATH if present, else the copy `make setup` installs with pip (python -m uv).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := 3.11
+RUN := $(UV) run --frozen --no-sync
+MVN := mvn -q -B -s infra/jvm/settings.xml -f infra/jvm/pom.xml
+
+VENV_STAMP := .venv/.rapport-synced
+JARS_STAMP := var/jars/.resolved
+POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/settings.xml
+
+.PHONY: help setup run up down status test test-unit lint format clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(VENV_STAMP) $(JARS_STAMP) ## Install uv, the Python environment (uv.lock) and the JVM jars (Maven Central)
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv $(UV_VERSION) with pip"; $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"; }
+	$(UV) sync --frozen
+	@touch $@
+
+$(JARS_STAMP): $(POMS)
+	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the JVM jars: apt-get install maven"; exit 1; }
+	@command -v java >/dev/null || { echo "A JDK 17+ is needed: apt-get install openjdk-17-jdk-headless"; exit 1; }
+	rm -rf var/jars/kafka-broker var/jars/spark-runtime
+	$(MVN) dependency:copy-dependencies
+	@touch $@
+
+run: setup ## Start Kafka and the stream in the foreground; Ctrl-C stops everything
+	$(RUN) rapport run
+
+up: setup ## Start the stack in the background
+	$(RUN) rapport up
+
+down: ## Stop the background stack
+	@if [ -x .venv/bin/rapport ]; then $(RUN) rapport down; else echo "nothing to stop (not set up)"; fi
+
+status: ## Show what runs, with pids and addresses
+	@$(RUN) rapport status
+
+test: setup ## Run the whole test suite (starts and stops its own broker and Spark)
+	$(RUN) pytest
+
+test-unit: setup ## Only the fast tests (no JVM)
+	$(RUN) pytest -m unit
+
+lint: setup ## ruff (lint and format check) and mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: setup ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+clean: down ## Remove local state (broker data, lakehouse, jars) and the virtualenv
+	rm -rf var .venv

@@ -1,0 +1,273 @@
+"""`rapport`: run the local stack, drive Kafka and the stream, send events, query tables."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from infra.processes import ServiceError
+from lakehouse.settings import Settings, get_settings
+from lakehouse.spark import MissingJarsError
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise click.ClickException(
+            f"invalid configuration (RAPPORT_* variables or .env):\n{exc}"
+        ) from exc
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail_clearly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can act on into one clear message instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ServiceError, MissingJarsError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rapport")
+def main() -> None:
+    """Rapport: real-time reports from event streams (Kafka -> Spark -> Delta)."""
+
+
+# --- the whole stack ------------------------------------------------------------------------
+
+
+@main.command()
+@_fail_clearly
+def run() -> None:
+    """Start Kafka and the stream, say what runs where, and stop all on Ctrl-C."""
+    from cli.stack import Stack
+
+    sys.exit(Stack(_settings()).run_foreground(click.echo))
+
+
+@main.command()
+@_fail_clearly
+def up() -> None:
+    """Start Kafka and the stream in the background (idempotent)."""
+    from cli.stack import Stack
+
+    stack = Stack(_settings())
+    stack.up(click.echo)
+    for line in stack.where():
+        click.echo(line)
+    click.echo("Stop with `make down`.")
+
+
+@main.command()
+@_fail_clearly
+def down() -> None:
+    """Stop the stream, then Kafka (idempotent)."""
+    from cli.stack import Stack
+
+    Stack(_settings()).down(click.echo)
+
+
+@main.command()
+def status() -> None:
+    """Show which services run, their pids and where they listen."""
+    from cli.stack import Stack
+
+    for line in Stack(_settings()).status():
+        click.echo(f"{line.name:<8} {'running' if line.running else 'stopped':<8} {line.detail}")
+
+
+# --- Kafka ----------------------------------------------------------------------------------
+
+
+@main.group()
+def kafka() -> None:
+    """The local single-node Kafka broker (KRaft), run from the Maven jars."""
+
+
+@kafka.command("start")
+@_fail_clearly
+def kafka_start() -> None:
+    """Start the broker and create the topics; a no-op if it already runs."""
+    from infra.kafka_broker import LocalKafkaBroker
+
+    broker = LocalKafkaBroker(_settings())
+    started = broker.start()
+    click.echo(f"Kafka {'started' if started else 'already running'} on {broker.bootstrap_servers}")
+
+
+@kafka.command("stop")
+@_fail_clearly
+def kafka_stop() -> None:
+    """Stop the broker cleanly; a no-op if it is not running."""
+    from infra.kafka_broker import LocalKafkaBroker
+
+    stopped = LocalKafkaBroker(_settings()).stop()
+    click.echo("Kafka stopped" if stopped else "Kafka was not running")
+
+
+@kafka.command("status")
+def kafka_status() -> None:
+    """Say whether the broker runs (exit code 0) or not (exit code 3)."""
+    from infra.kafka_broker import LocalKafkaBroker
+
+    st = LocalKafkaBroker(_settings()).status()
+    if st.running:
+        click.echo(f"Kafka running (pid {st.pid}) on {st.bootstrap_servers}; data in {st.data_dir}")
+    else:
+        click.echo(f"Kafka not running; data in {st.data_dir}")
+        sys.exit(3)
+
+
+# --- the stream -----------------------------------------------------------------------------
+
+
+@main.group()
+def stream() -> None:
+    """The Spark Structured Streaming process: Kafka -> bronze Delta tables."""
+
+
+@stream.command("start")
+@click.option("--foreground", is_flag=True, help="Run in this terminal until Ctrl-C.")
+@_fail_clearly
+def stream_start(foreground: bool) -> None:
+    """Start the streaming queries (in the background unless --foreground)."""
+    settings = _settings()
+    if foreground:
+        import logging
+
+        from streaming.runner import run as run_stream
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("py4j").setLevel(logging.WARNING)
+        sys.exit(run_stream(settings))
+    from streaming.service import StreamService
+
+    started = StreamService(settings).start()
+    click.echo("stream started" if started else "stream already running")
+
+
+@stream.command("stop")
+@_fail_clearly
+def stream_stop() -> None:
+    """Stop the stream gracefully (SIGTERM: the current batch commits or replays)."""
+    from streaming.service import StreamService
+
+    click.echo("stream stopped" if StreamService(_settings()).stop() else "stream was not running")
+
+
+@stream.command("status")
+def stream_status() -> None:
+    """Show the stream's state and each query's last batch (exit code 3 if stopped)."""
+    from streaming.service import StreamService
+
+    st = StreamService(_settings()).status()
+    click.echo(f"stream {st.state}" + (f" (pid {st.pid})" if st.pid else ""))
+    for name, q in st.queries.items():
+        click.echo(
+            f"  {name}: batch {q.get('batch_id')}, {q.get('rows')} rows, "
+            f"{q.get('processed_rows_per_s')} rows/s, {q.get('batch_duration_ms')} ms, "
+            f"at {q.get('timestamp')}"
+        )
+    if not st.running:
+        sys.exit(3)
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("topic")
+@click.argument("event", required=False)
+@click.option("--key", help="Record key (the entity id keeps an entity's events in order).")
+@click.option(
+    "--file",
+    "file_",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Send every line of this file as one event.",
+)
+@_fail_clearly
+def produce(topic: str, event: str | None, key: str | None, file_: Path | None) -> None:
+    """Send raw events to a topic: TOPIC is a name or a domain (orders, customers, ...).
+
+    EVENT is one JSON document; without it (and without --file) lines are read from stdin.
+    Records are sent as they are: invalid ones land in bronze too, which is the point.
+    """
+    from cli.produce import send_lines
+
+    settings = _settings()
+    topic_name = settings.kafka.topics[topic].name if topic in settings.kafka.topics else topic
+    if event is not None:
+        lines = [event]
+    elif file_ is not None:
+        lines = file_.read_text().splitlines()
+    else:
+        lines = sys.stdin.read().splitlines()
+    sent = send_lines(settings, topic_name, [ln for ln in lines if ln.strip()], key)
+    click.echo(f"sent {sent} event(s) to {topic_name}")
+
+
+@main.command()
+@click.argument("query")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--limit", type=int, default=100, show_default=True, help="Rows to print.")
+@_fail_clearly
+def sql(query: str, fmt: str, limit: int) -> None:
+    """Run Spark SQL over the catalog (bronze, silver, gold, ops) and print the result."""
+    from pyspark.errors import AnalysisException, ParseException
+
+    from lakehouse.spark import get_spark
+
+    settings = _settings().model_copy(
+        update={"spark": _settings().spark.model_copy(update={"ui_enabled": False})}
+    )
+    spark = get_spark(settings, app_name="rapport-sql")
+    try:
+        frame: Any = spark.sql(query).limit(limit).toPandas()
+    except ParseException as exc:
+        raise click.ClickException(f"the query does not parse: {exc.getMessage()}") from exc
+    except AnalysisException as exc:
+        tables = ", ".join(
+            f"{r.namespace}.{r.tableName}"
+            for layer in ("bronze", "silver", "gold", "ops")
+            for r in spark.sql(f"SHOW TABLES IN {layer}").collect()
+        )
+        raise click.ClickException(f"{exc.getMessage()}\nknown tables: {tables}") from exc
+    finally:
+        spark.stop()
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", default_handler=str))
+    else:
+        with _wide_pandas():
+            click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
+
+
+def _wide_pandas() -> Any:
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_colwidth", 60)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The whole local stack as one unit: `rapport up|down|status|run` (and `make run`)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from infra.kafka_broker import LocalKafkaBroker
+from lakehouse.settings import Settings
+from streaming.service import StreamService
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """One row of `rapport status`: a service, whether it runs, and where to find it."""
+
+    name: str
+    running: bool
+    detail: str
+
+
+class Stack:
+    """Starts the services in dependency order and stops them in reverse."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kafka = LocalKafkaBroker(settings)
+        self.stream = StreamService(settings)
+
+    def up(self, say: Callable[[str], None]) -> None:
+        say("starting Kafka ...")
+        started = self.kafka.start()
+        state = "started" if started else "already running"
+        say(f"  Kafka {state} on {self.kafka.bootstrap_servers}")
+        say("starting the stream (Spark takes ~20 s) ...")
+        started = self.stream.start()
+        say(f"  stream {'started' if started else 'already running'}")
+
+    def down(self, say: Callable[[str], None]) -> None:
+        say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
+        say(f"Kafka: {'stopped' if self.kafka.stop() else 'was not running'}")
+
+    def status(self) -> list[ServiceLine]:
+        broker = self.kafka.status()
+        stream = self.stream.status()
+        batches = ", ".join(
+            f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
+            for name, q in stream.queries.items()
+        )
+        return [
+            ServiceLine(
+                "kafka",
+                broker.running,
+                f"pid {broker.pid}, {broker.bootstrap_servers}, data {broker.data_dir}"
+                if broker.running
+                else f"stopped (data {broker.data_dir})",
+            ),
+            ServiceLine(
+                "stream",
+                stream.running,
+                f"pid {stream.pid}, {stream.state}; {batches or 'no batch yet'}"
+                if stream.running
+                else "stopped",
+            ),
+        ]
+
+    def where(self) -> list[str]:
+        """What runs where: printed by `make run` and `make up`."""
+        return [
+            f"Kafka (KRaft, single node)  {self.kafka.bootstrap_servers}",
+            f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
+            f"Lakehouse (Delta)           {self.settings.lakehouse}",
+            f"Checkpoints                 {self.settings.checkpoints}",
+            f"Service logs                {self.settings.run_dir}/*.out",
+            f"Kafka logs                  {self.kafka.log_dir}/server.log",
+            "Query bronze                uv run rapport sql 'SELECT * FROM bronze.events'",
+        ]
+
+    def run_foreground(self, say: Callable[[str], None]) -> int:
+        """Bring the stack up, wait for Ctrl-C (or a service dying), then bring it down."""
+
+        def interrupt(signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            self.up(say)
+            say("")
+            for line in self.where():
+                say(line)
+            say("\nRapport is running. Press Ctrl-C to stop everything.")
+            while True:
+                time.sleep(2.0)
+                dead = [s.name for s in self.status() if not s.running]
+                if dead:
+                    say(f"{', '.join(dead)} stopped unexpectedly; see {self.settings.run_dir}")
+                    code = 1
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            # Ignore a second Ctrl-C while shutting down, so the stop is never half done.
+            for sig in previous:
+                signal.signal(sig, signal.SIG_IGN)
+            say("\nstopping ...")
+            self.down(say)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return code

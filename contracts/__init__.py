@@ -1,0 +1,1 @@
+"""Event contracts: the JSON Schemas of every domain event, the single source of truth."""

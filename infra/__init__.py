@@ -1,0 +1,1 @@
+"""Local services: the JVM artifacts' POM, the single-node Kafka broker, process supervision."""

@@ -1,0 +1,119 @@
+"""Background processes with pid files: start detached, find again, stop cleanly.
+
+A pid file alone is not proof: the pid may have died and been reused. A process counts as
+ours only when it is alive and its command line carries the service's marker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started or stopped; the message says what to look at."""
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """A service run in the background, tracked by `<run_dir>/<name>.pid`."""
+
+    name: str
+    run_dir: Path
+    #: A string only this service's command line holds (e.g. its config file's path).
+    marker: str
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.out"
+
+    def pid(self) -> int | None:
+        """The live pid of this service, or None; a stale pid file is removed."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        if self._is_ours(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def _is_ours(self, pid: int) -> bool:
+        try:
+            proc = psutil.Process(pid)
+            for _ in range(20):
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    return False
+                cmdline = proc.cmdline()
+                # Empty while the kernel is still inside exec() of a just-started process.
+                if cmdline:
+                    return self.marker in " ".join(cmdline)
+                time.sleep(0.05)
+            return False
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False
+
+    def start(
+        self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start detached (own session, so Ctrl-C in the shell does not reach it)."""
+        if self.marker not in " ".join(argv):
+            raise ValueError(f"{self.name}: marker {self.marker!r} is not in the command line")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc
+
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """SIGTERM, wait for a clean exit, SIGKILL after `timeout_s`; False if not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        proc = psutil.Process(pid)
+        os.kill(pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log yet)"
+
+
+def wait_until(check: object, timeout_s: float, interval_s: float = 0.25) -> bool:
+    """Poll `check()` until it is truthy or the deadline passes; True if it became truthy."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)

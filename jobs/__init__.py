@@ -1,0 +1,1 @@
+"""Batch jobs on the lakehouse (historical loads, aggregates, maintenance); Dagster calls them."""

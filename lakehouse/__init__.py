@@ -1,0 +1,1 @@
+"""Shared foundations: settings, the Spark session factory and the table catalog."""

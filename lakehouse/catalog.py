@@ -1,0 +1,50 @@
+"""Registers the table catalog (`lakehouse.tables`) in a SparkSession under bronze/silver/gold/ops.
+
+Spark's built-in metastore is per process here (in-memory), so each session registers the
+same names at start: the Delta log on storage is the shared truth, the catalog is a view of
+it. See docs/decisions/0002-catalog.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from lakehouse.settings import Settings
+from lakehouse.tables import LAYERS, TABLES, TableDef
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def ensure_table(spark: SparkSession, settings: Settings, table: TableDef) -> None:
+    """Create the Delta table at its location if absent, and register its name either way."""
+    from delta.tables import DeltaTable
+
+    builder = (
+        DeltaTable.createIfNotExists(spark)
+        .tableName(table.qualified_name)
+        .location(table.location(settings))
+        .addColumns(table.schema)
+        .comment(table.description)
+    )
+    if table.partition_by:
+        builder = builder.partitionedBy(*table.partition_by)
+    for key, value in table.all_properties.items():
+        builder = builder.property(key, value)
+    builder.execute()
+
+
+def register_tables(
+    spark: SparkSession, settings: Settings, tables: Iterable[TableDef] = TABLES
+) -> None:
+    """Create the schemas and every table of the catalog; cheap and idempotent."""
+    for layer in LAYERS:
+        location = f"{settings.lakehouse}/{layer}"
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer} LOCATION {_quote(location)}")
+    for table in tables:
+        ensure_table(spark, settings, table)

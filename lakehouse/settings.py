@@ -1,0 +1,264 @@
+"""Every setting Rapport reads, in one place: environment variables (RAPPORT_*) and a .env file.
+
+Nothing here runs at import time: call `get_settings()` (or build `Settings()`) when a
+command starts, so tests and tools can point one process at another broker or lakehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root; the default home of var/ (jars, broker data, the local lakehouse).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: URI schemes Spark reaches through Hadoop FileSystem implementations.
+HADOOP_SCHEMES = frozenset({"file", "s3a", "s3", "gs", "abfs", "abfss", "wasb", "wasbs", "hdfs"})
+
+_SPARK_MASTER = re.compile(
+    r"^(local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[.+\]|spark://.+|k8s://.+|yarn)$"
+)
+
+
+def _normalise_storage_uri(value: str, what: str) -> str:
+    """Local paths become absolute paths; URIs must name a Hadoop file system Spark can use."""
+    parsed = urlparse(value)
+    if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
+        if parsed.scheme not in HADOOP_SCHEMES:
+            raise ValueError(
+                f"{what} {value!r} uses the scheme {parsed.scheme!r}; use a local path or one of "
+                f"{', '.join(sorted(HADOOP_SCHEMES))}"
+            )
+        if parsed.scheme == "file":
+            return str(Path(parsed.path).resolve())
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
+
+
+class TopicSpec(BaseModel):
+    """One Kafka topic that Rapport creates and consumes."""
+
+    name: str
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+def _default_topics() -> dict[str, TopicSpec]:
+    # One topic per publishing service, so each can be secured and retained on its own.
+    return {
+        domain: TopicSpec(name=f"rapport.{domain}.events", partitions=3)
+        for domain in ("orders", "customers", "inventory", "billing")
+    }
+
+
+class KafkaSettings(BaseModel):
+    """How to reach Kafka, and the local single-node broker's own layout."""
+
+    #: Defaults to the local broker (127.0.0.1:<broker_port>); set it for a remote cluster.
+    bootstrap_servers: str = ""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    topics: dict[str, TopicSpec] = Field(default_factory=_default_topics)
+    # The local broker (`rapport kafka start`); ignored when pointing at a remote cluster.
+    broker_port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    broker_heap: str = "1g"
+    start_timeout_s: float = Field(default=90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> KafkaSettings:
+        if not self.bootstrap_servers:
+            self.bootstrap_servers = f"127.0.0.1:{self.broker_port}"
+        if self.security_protocol.startswith("SASL_") and (
+            self.sasl_mechanism is None or self.sasl_username is None or self.sasl_password is None
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs RAPPORT_KAFKA__SASL_MECHANISM, "
+                "RAPPORT_KAFKA__SASL_USERNAME and RAPPORT_KAFKA__SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def event_topics(self) -> list[str]:
+        """Topic names the stream subscribes to, in a stable order."""
+        return [self.topics[k].name for k in sorted(self.topics)]
+
+    def python_client_config(self) -> dict[str, object]:
+        """Keyword arguments for kafka-python clients (the secret is revealed only here)."""
+        config: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.ssl_cafile:
+            config["ssl_cafile"] = str(self.ssl_cafile)
+        return config
+
+    def spark_source_options(self) -> dict[str, str]:
+        """Options for Spark's Kafka source: the same connection, in Spark's spelling."""
+        options = {
+            "kafka.bootstrap.servers": self.bootstrap_servers,
+            "kafka.security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism and self.sasl_username and self.sasl_password:
+            module = (
+                "org.apache.kafka.common.security.plain.PlainLoginModule"
+                if self.sasl_mechanism == "PLAIN"
+                else "org.apache.kafka.common.security.scram.ScramLoginModule"
+            )
+            secret = self.sasl_password.get_secret_value().replace('"', '\\"')
+            options["kafka.sasl.mechanism"] = self.sasl_mechanism
+            options["kafka.sasl.jaas.config"] = (
+                f'{module} required username="{self.sasl_username}" password="{secret}";'
+            )
+        if self.ssl_cafile:
+            options["kafka.ssl.truststore.type"] = "PEM"
+            options["kafka.ssl.truststore.location"] = str(self.ssl_cafile)
+        return options
+
+
+class SparkSettings(BaseModel):
+    """Where Spark runs and how big it may get. Defaults fit a 2-core, 24 GiB machine."""
+
+    master: str = "local[*]"
+    driver_memory: str = "3g"
+    # Local mode: a handful of shuffle partitions; on a cluster raise it to ~2-3x the cores.
+    shuffle_partitions: int = Field(default=4, ge=1)
+    ui_enabled: bool = True
+    ui_port: int = Field(default=4040, ge=1, le=65535)
+    log_level: str = "WARN"
+    # Free-form extras, e.g. s3a credentials providers: RAPPORT_SPARK__CONF='{"spark.x": "y"}'.
+    conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, value: str) -> str:
+        if not _SPARK_MASTER.match(value):
+            raise ValueError(
+                f"Spark master {value!r} is not one of local[*], local[N], spark://host:port, "
+                "k8s://https://host:port or yarn"
+            )
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.master.startswith("local")
+
+
+class StreamSettings(BaseModel):
+    """The streaming queries' pace and bounds."""
+
+    trigger_interval: str = "2 seconds"
+    max_offsets_per_trigger: int = Field(default=100_000, ge=1)
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    # True: a gap in the Kafka offsets (retention outran the stream) stops the query instead
+    # of skipping data silently. Bronze is the audit trail, so losing records must be loud.
+    fail_on_data_loss: bool = True
+
+
+class Settings(BaseSettings):
+    """Rapport's configuration. Nested fields use '__': RAPPORT_KAFKA__BOOTSTRAP_SERVERS."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAPPORT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    #: Local state: jars, broker data and logs, pid files, and the default lakehouse.
+    state_dir: Path = PROJECT_ROOT / "var"
+    #: Root of the Delta tables; a local folder by default, or s3a://bucket/prefix etc.
+    lakehouse_root: str | None = None
+    #: Root of the streaming checkpoints; keep it beside the lakehouse in production.
+    checkpoint_root: str | None = None
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _derive_roots(self) -> Settings:
+        lakehouse = self.lakehouse_root or str(self.state_dir / "lakehouse")
+        self.lakehouse_root = _normalise_storage_uri(lakehouse, "lakehouse_root")
+        checkpoints = self.checkpoint_root or str(self.state_dir / "checkpoints")
+        self.checkpoint_root = _normalise_storage_uri(checkpoints, "checkpoint_root")
+        return self
+
+    # Derived locations: every module asks here instead of joining paths itself.
+    @property
+    def lakehouse(self) -> str:
+        assert self.lakehouse_root is not None
+        return self.lakehouse_root
+
+    @property
+    def checkpoints(self) -> str:
+        assert self.checkpoint_root is not None
+        return self.checkpoint_root
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.state_dir / "jars"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and process logs of the services `rapport up` starts."""
+        return self.state_dir / "run"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+
+def _reveal(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, BaseModel):
+        return _reveal(dict(value))
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that rebuild exactly `settings` in a child process.
+
+    Secrets are revealed here on purpose: a child process needs them to connect. The result
+    goes into a child's environment only, never into a log or a file.
+    """
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = _reveal(getattr(settings, name))
+        if value is None:
+            continue
+        env[f"RAPPORT_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import)."""
+    return Settings()

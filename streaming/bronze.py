@@ -1,0 +1,41 @@
+"""Kafka records to bronze rows: keep every byte, read the CloudEvents envelope best-effort.
+
+Pure: a DataFrame of Spark's Kafka source schema in, a DataFrame of `bronze.events`' schema
+out. No I/O here, so it is tested on a static DataFrame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lakehouse.tables import BRONZE_EVENTS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+def to_bronze(kafka_records: DataFrame) -> DataFrame:
+    """Add the envelope columns and ingest time; never drop or alter a record.
+
+    A value that is not JSON, or JSON without CloudEvents attributes, gets null envelope
+    columns and is still kept: validation and quarantine happen downstream of bronze.
+    """
+    from pyspark.sql import functions as F
+
+    text = F.col("value").cast("string")
+    event_time = F.try_to_timestamp(F.get_json_object(text, "$.time"))
+    return kafka_records.select(
+        F.get_json_object(text, "$.id").alias("event_id"),
+        F.get_json_object(text, "$.type").alias("event_type"),
+        F.get_json_object(text, "$.source").alias("event_source"),
+        event_time.alias("event_time"),
+        F.col("key"),
+        F.col("value"),
+        F.col("headers"),
+        F.col("topic"),
+        F.col("partition"),
+        F.col("offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.current_timestamp().alias("ingest_time"),
+        F.to_date(F.coalesce(event_time, F.col("timestamp"))).alias("event_date"),
+    ).select(*BRONZE_EVENTS.schema.fieldNames())

@@ -1,0 +1,176 @@
+"""The long-running stream process: start the queries, log each batch, stop cleanly on SIGTERM.
+
+Run in the foreground with `rapport stream start --foreground`, or in the background through
+`rapport stream start` / `rapport up` (see `streaming.service`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from lakehouse.settings import Settings
+from lakehouse.spark import get_spark
+from streaming.ingest import start_bronze_query
+
+log = logging.getLogger("rapport.stream")
+
+
+def status_file(settings: Settings) -> Path:
+    """Where the running stream publishes its state and each query's last progress."""
+    return settings.run_dir / "stream.status.json"
+
+
+class StatusBoard:
+    """Keeps the stream's state and each query's last batch, written atomically as JSON."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {"pid": os.getpid(), "state": "starting", "queries": {}}
+
+    def set_state(self, state: str, **extra: Any) -> None:
+        with self._lock:
+            self._state.update(state=state, updated_at=_now(), **extra)
+            self._write()
+
+    def record_progress(self, progress: dict[str, Any]) -> None:
+        with self._lock:
+            self._state["queries"][progress.get("name") or progress["id"]] = progress
+            self._state["updated_at"] = _now()
+            self._write()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._state, indent=2, default=str))
+        tmp.replace(self.path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def batch_summary(progress: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers of a StreamingQueryProgress worth a log line and the status file."""
+    duration = (progress.get("durationMs") or {}).get("triggerExecution")
+    return {
+        "name": progress.get("name"),
+        "id": progress.get("id"),
+        "batch_id": progress.get("batchId"),
+        "rows": progress.get("numInputRows", 0),
+        "input_rows_per_s": round(progress.get("inputRowsPerSecond") or 0.0, 1),
+        "processed_rows_per_s": round(progress.get("processedRowsPerSecond") or 0.0, 1),
+        "batch_duration_ms": duration,
+        "timestamp": progress.get("timestamp"),
+        "end_offsets": [s.get("endOffset") for s in progress.get("sources", [])],
+    }
+
+
+def _progress_listener(board: StatusBoard) -> Any:
+    from pyspark.sql.streaming.listener import StreamingQueryListener
+
+    class ProgressLogger(StreamingQueryListener):
+        """One log line per micro-batch, and the status file kept current."""
+
+        def onQueryStarted(self, event: Any) -> None:  # noqa: N802 (Spark's API)
+            log.info("query %s started (id %s)", event.name, event.id)
+
+        def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+            summary = batch_summary(json.loads(event.progress.json))
+            if summary["rows"]:
+                log.info(
+                    "batch %s of %s: %s rows in %s ms (%s rows/s)",
+                    summary["batch_id"],
+                    summary["name"],
+                    summary["rows"],
+                    summary["batch_duration_ms"],
+                    summary["processed_rows_per_s"],
+                )
+            board.record_progress(summary)
+
+        def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+            pass
+
+        def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+            if event.exception:
+                log.error("query %s failed: %s", event.id, event.exception)
+            else:
+                log.info("query %s stopped", event.id)
+
+    return ProgressLogger()
+
+
+def run(settings: Settings) -> int:
+    """Run the streaming queries until SIGTERM/SIGINT or a query fails; returns an exit code."""
+    board = StatusBoard(status_file(settings))
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    board.set_state("starting")
+    spark = get_spark(settings, app_name="rapport-stream")
+    spark.streams.addListener(_progress_listener(board))
+    queries = [start_bronze_query(spark, settings)]
+    board.set_state("running", queries_started=[q.name for q in queries])
+    log.info(
+        "stream running: %s -> %s (trigger %s)",
+        ", ".join(settings.kafka.event_topics),
+        settings.lakehouse,
+        settings.stream.trigger_interval,
+    )
+    exit_code = 0
+    try:
+        while not stop.is_set():
+            if any(not q.isActive for q in queries):
+                failed = [q for q in queries if q.exception() is not None]
+                for q in failed:
+                    log.error("query %s terminated: %s", q.name, q.exception())
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        board.set_state("stopping")
+        for q in queries:
+            # stop() interrupts the running batch; Delta's commit is atomic, and the
+            # checkpoint replays the batch on the next start, so nothing is lost or doubled.
+            q.stop()
+        spark.stop()
+        board.set_state("stopped" if exit_code == 0 else "failed")
+    return exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m streaming.runner`, used by the background service.
+
+    Settings come from the environment (`lakehouse.settings.settings_env` puts them there);
+    `--state-dir` is repeated on the command line so the process can be told apart.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m streaming.runner")
+    parser.add_argument("--state-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one line per Java call otherwise
+    settings = Settings(state_dir=args.state_dir) if args.state_dir else Settings()
+    return run(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

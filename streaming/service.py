@@ -1,0 +1,79 @@
+"""`rapport stream start|stop|status`: the stream process in the background, with a pid file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from infra.processes import ManagedProcess, ServiceError, wait_until
+from lakehouse.settings import Settings, settings_env
+from streaming.runner import status_file
+
+RUNNER_MODULE = "streaming.runner"
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    running: bool
+    pid: int | None
+    state: str
+    queries: dict[str, Any]
+
+
+class StreamService:
+    """Starts `python -m streaming.runner` detached, and finds it again by its pid file."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # The state dir in the command line tells this project's stream from any other.
+        self.process = ManagedProcess(
+            "stream", settings.run_dir, marker=f"--state-dir={settings.state_dir}"
+        )
+
+    def _board(self) -> dict[str, Any]:
+        try:
+            board: dict[str, Any] = json.loads(status_file(self.settings).read_text())
+            return board
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def start(self, timeout_s: float = 180.0) -> bool:
+        """Start the stream and wait until its queries run; False if it already ran."""
+        if self.process.pid() is not None:
+            return False
+        status_file(self.settings).unlink(missing_ok=True)
+        argv = [sys.executable, "-m", RUNNER_MODULE, f"--state-dir={self.settings.state_dir}"]
+        # The child rebuilds exactly these settings, whatever this process was given.
+        proc = self.process.start(argv, env={**os.environ, **settings_env(self.settings)})
+
+        def running() -> bool:
+            if proc.poll() is not None:
+                raise ServiceError(
+                    f"The stream exited during start. Last lines of {self.process.log_file}:\n"
+                    f"{self.process.log_tail()}"
+                )
+            return self._board().get("state") == "running"
+
+        if not wait_until(running, timeout_s, interval_s=0.5):
+            self.process.stop()
+            raise ServiceError(
+                f"The stream did not start within {timeout_s:.0f}s; see {self.process.log_file}"
+            )
+        return True
+
+    def stop(self) -> bool:
+        """Graceful stop (SIGTERM lets the queries finish their commit); False if not running."""
+        return self.process.stop(timeout_s=120)
+
+    def status(self) -> StreamStatus:
+        pid = self.process.pid()
+        board = self._board()
+        return StreamStatus(
+            running=pid is not None,
+            pid=pid,
+            state=board.get("state", "stopped") if pid else "stopped",
+            queries=board.get("queries", {}),
+        )

@@ -1,0 +1,106 @@
+"""The `rapport` command line: help everywhere, and errors that say what to do next."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+pytestmark = pytest.mark.unit
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+COMMANDS = all_commands(main)
+
+
+def test_the_expected_commands_exist() -> None:
+    assert {
+        ("kafka", "start"),
+        ("kafka", "stop"),
+        ("kafka", "status"),
+        ("stream", "start"),
+        ("stream", "stop"),
+        ("stream", "status"),
+        ("run",),
+        ("up",),
+        ("down",),
+        ("status",),
+        ("produce",),
+        ("sql",),
+    } <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "rapport")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: " in result.output
+    # A docstring line, not just the bare usage.
+    assert len(result.output.splitlines()) > 3
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    from lakehouse.settings import get_settings
+
+    for key in list(os.environ):
+        if key.startswith("RAPPORT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAPPORT_STATE_DIR", str(tmp_path / "state"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_bad_configuration_is_named(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAPPORT_SPARK__MASTER", "mesos://nope")
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 1
+    assert "invalid configuration" in result.output
+    assert "spark://host:port" in result.output
+
+
+def test_status_of_a_stopped_stack(isolated: Path) -> None:
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 0
+    assert "kafka    stopped" in result.output
+    assert "stream   stopped" in result.output
+
+
+def test_kafka_status_exit_code_when_stopped(isolated: Path) -> None:
+    result = CliRunner().invoke(main, ["kafka", "status"])
+    assert result.exit_code == 3
+    assert "not running" in result.output
+
+
+def test_kafka_start_without_jars_says_run_setup(isolated: Path) -> None:
+    result = CliRunner().invoke(main, ["kafka", "start"])
+    assert result.exit_code == 1
+    assert "make setup" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_produce_without_a_broker_says_how_to_start_one(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("RAPPORT_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    result = CliRunner().invoke(main, ["produce", "orders", "{}"])
+    assert result.exit_code == 1
+    assert "make up" in result.output

@@ -1,0 +1,108 @@
+"""Shared fixtures: isolated settings, a real Kafka broker and a real Spark session with Delta.
+
+Tests never touch the developer's running stack: each session gets its own state folder,
+its own free ports and its own lakehouse under pytest's tmp directory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakehouse.settings import PROJECT_ROOT, Settings, settings_env
+
+PROJECT_JARS = PROJECT_ROOT / "var" / "jars"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _require_jars() -> None:
+    if (
+        not (PROJECT_JARS / "spark-runtime").is_dir()
+        or not (PROJECT_JARS / "kafka-broker").is_dir()
+    ):
+        pytest.fail(f"JVM jars missing in {PROJECT_JARS}: run `make setup` (make test does it)")
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(scope="session")
+def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
+    """Build Settings rooted in a fresh tmp folder, sharing the project's downloaded jars."""
+
+    def factory(name: str = "state", **overrides: Any) -> Settings:
+        _require_jars()
+        state = tmp_path_factory.mktemp(name)
+        (state / "jars").symlink_to(PROJECT_JARS, target_is_directory=True)
+        broker, controller = free_port(), free_port()
+        kafka = {"broker_port": broker, "controller_port": controller, "broker_heap": "512m"}
+        kafka.update(overrides.pop("kafka", {}))
+        spark = {
+            "master": "local[2]",
+            "ui_enabled": False,
+            "driver_memory": "2g",
+            "shuffle_partitions": 2,
+        }
+        spark.update(overrides.pop("spark", {}))
+        stream = {"trigger_interval": "1 second"}
+        stream.update(overrides.pop("stream", {}))
+        return Settings(state_dir=state, kafka=kafka, spark=spark, stream=stream, **overrides)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def settings(make_settings: SettingsFactory) -> Settings:
+    """The settings of this test session's shared broker and lakehouse."""
+    return make_settings("shared")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(settings: Settings) -> Iterator[Any]:
+    """A real Kafka 4 broker (KRaft) for the whole test session, stopped at the end."""
+    from infra.kafka_broker import LocalKafkaBroker
+
+    broker = LocalKafkaBroker(settings)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings) -> Iterator[Any]:
+    """One local SparkSession with Delta for the session (as pyspark's own tests do)."""
+    from lakehouse.spark import get_spark
+
+    session = get_spark(settings, app_name="rapport-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def child_env(settings: Settings) -> Callable[[Settings], dict[str, str]]:
+    """Environment for a `rapport` subprocess that must see exactly the given settings."""
+
+    def build(for_settings: Settings) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
+        env.update(settings_env(for_settings))
+        return env
+
+    return build
+
+
+def rapport_bin() -> Path:
+    """The `rapport` console script of the environment running the tests."""
+    import sys
+
+    return Path(sys.executable).with_name("rapport")

@@ -1,0 +1,166 @@
+"""The first end-to-end slice, as a user runs it: `rapport up`, send an event, query bronze.
+
+Everything is real and out of process: the CLI, the Kafka broker, the stream's own Spark
+JVM and the Delta table. Only the state folder and ports are the test's own.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.processes import wait_until
+from lakehouse.settings import Settings
+from lakehouse.tables import BRONZE_EVENTS
+from tests.conftest import SettingsFactory, rapport_bin
+
+pytestmark = pytest.mark.e2e
+
+
+def rapport(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(rapport_bin()), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def bronze_values(spark: Any, settings: Settings) -> list[str]:
+    path = BRONZE_EVENTS.location(settings)
+    rows = spark.read.format("delta").load(path).selectExpr("cast(value as string) v").collect()
+    return [r.v for r in rows]
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_produce_query_down(
+    make_settings: SettingsFactory, spark: Any, child_env: Callable[[Settings], dict[str, str]]
+) -> None:
+    settings = make_settings("e2e-up")
+    env = child_env(settings)
+    try:
+        up = rapport(env, "up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "Kafka started" in up.stdout
+        assert "stream started" in up.stdout
+
+        again = rapport(env, "up")
+        assert "already running" in again.stdout
+
+        status = rapport(env, "status")
+        assert "kafka    running" in status.stdout
+        assert "stream   running" in status.stdout
+
+        event_id = f"e2e-{uuid.uuid4().hex}"
+        ce = {
+            "specversion": "1.0",
+            "id": event_id,
+            "type": "OrderPlaced",
+            "source": "/orders",
+            "time": "2026-11-26T10:00:00Z",
+            "data": {"order_id": "o-1"},
+        }
+        sent = rapport(env, "produce", "orders", json.dumps(ce), "--key", "o-1")
+        assert sent.returncode == 0, sent.stderr
+        assert rapport(env, "produce", "orders", "this is not an event").returncode == 0
+
+        def landed() -> bool:
+            values = bronze_values(spark, settings)
+            return any(event_id in v for v in values) and "this is not an event" in values
+
+        assert wait_until(landed, timeout_s=90, interval_s=1.0), "events did not reach bronze"
+
+        # The documented query, through the CLI and the catalog name.
+        out = rapport(
+            env,
+            "sql",
+            f"SELECT event_id, event_type FROM bronze.events WHERE event_id = '{event_id}'",
+            "--format",
+            "json",
+        )
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == [
+            {"event_id": event_id, "event_type": "OrderPlaced"}
+        ]
+
+        stream_status = rapport(env, "stream", "status")
+        assert stream_status.returncode == 0
+        assert "bronze_events: batch" in stream_status.stdout
+    finally:
+        down = rapport(env, "down")
+    assert down.returncode == 0
+    assert "stream: stopped" in down.stdout
+    assert "Kafka: stopped" in down.stdout
+    assert not port_open(settings.kafka.broker_port)
+    assert rapport(env, "kafka", "status").returncode == 3
+
+
+def test_bad_sql_is_a_clear_error(
+    make_settings: SettingsFactory, child_env: Callable[[Settings], dict[str, str]]
+) -> None:
+    env = child_env(make_settings("e2e-sql"))
+    out = rapport(env, "sql", "SELECT * FROM bronze.nope")
+    assert out.returncode == 1
+    assert "bronze.events" in out.stderr  # the known tables are listed
+    assert "Traceback" not in out.stderr
+    out = rapport(env, "sql", "SELEKT 1")
+    assert out.returncode == 1
+    assert "does not parse" in out.stderr
+
+
+def test_run_stops_everything_on_ctrl_c(
+    make_settings: SettingsFactory, child_env: Callable[[Settings], dict[str, str]]
+) -> None:
+    settings = make_settings("e2e-run")
+    env = child_env(settings)
+    proc = subprocess.Popen(
+        [str(rapport_bin()), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        assert any("Press Ctrl-C" in ln for ln in lines), "".join(lines)
+        text = "".join(lines)
+        assert f"127.0.0.1:{settings.kafka.broker_port}" in text  # says what runs where
+        assert settings.lakehouse in text
+        assert port_open(settings.kafka.broker_port)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            rapport(env, "down")
+    assert proc.returncode == 0, rest
+    assert "stream: stopped" in rest
+    assert "Kafka: stopped" in rest
+    assert not port_open(settings.kafka.broker_port)
+    status = rapport(env, "status")
+    assert "kafka    stopped" in status.stdout
+    assert "stream   stopped" in status.stdout

@@ -1,0 +1,54 @@
+"""The table catalog: definitions validate themselves and are found by name."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql.types import StringType, StructField, StructType
+
+from lakehouse.settings import Settings
+from lakehouse.tables import BRONZE_EVENTS, TABLES, TableDef, table
+
+pytestmark = pytest.mark.unit
+
+
+def test_every_table_is_in_a_known_layer_and_unique() -> None:
+    names = [t.qualified_name for t in TABLES]
+    assert len(names) == len(set(names))
+    assert table("bronze.events") is BRONZE_EVENTS
+
+
+def test_unknown_table_error_lists_known_ones() -> None:
+    with pytest.raises(KeyError, match=r"bronze\.events"):
+        table("gold.nope")
+
+
+def test_partition_column_must_exist() -> None:
+    with pytest.raises(ValueError, match="partition columns"):
+        TableDef("silver", "x", StructType([StructField("a", StringType())]), "d", ("b",))
+
+
+def test_unknown_layer_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown layer"):
+        TableDef("platinum", "x", StructType([]), "d")
+
+
+def test_locations_follow_the_lakehouse_root() -> None:
+    s = Settings(lakehouse_root="s3a://lake/r", checkpoint_root="s3a://lake/cp")
+    assert BRONZE_EVENTS.location(s) == "s3a://lake/r/bronze/events"
+    assert BRONZE_EVENTS.checkpoint(s, "q") == "s3a://lake/cp/bronze/events/q"
+
+
+def test_bronze_keeps_every_kafka_coordinate_and_is_append_only() -> None:
+    cols = set(BRONZE_EVENTS.schema.fieldNames())
+    assert {
+        "key",
+        "value",
+        "headers",
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        "ingest_time",
+    } <= cols
+    assert BRONZE_EVENTS.all_properties["delta.appendOnly"] == "true"
+    assert BRONZE_EVENTS.all_properties["delta.enableDeletionVectors"] == "false"
