@@ -269,5 +269,15 @@ def _wide_pandas() -> Any:
     return pd.option_context("display.width", 200, "display.max_colwidth", 60)
 
 
+def _register_subcommands() -> None:
+    from cli.contracts import contracts
+    from cli.simulate import simulate
+
+    main.add_command(contracts)
+    main.add_command(simulate)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()

@@ -133,6 +133,34 @@ class KafkaSettings(BaseModel):
         return options
 
 
+class RegistrySettings(BaseModel):
+    """The schema registry: the bundled one by default, or any Confluent-compatible URL."""
+
+    #: Defaults to the bundled registry (http://<host>:<port>). Set it to use Confluent
+    #: Schema Registry, Karapace or Apicurio (its /apis/ccompat/v7 path) instead.
+    url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=1, le=65535)
+    #: Compacted topic where the bundled registry keeps every schema and config change.
+    topic: str = "_schemas"
+    username: str | None = None
+    password: SecretStr | None = None
+    default_compatibility: str = "BACKWARD"
+    start_timeout_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _default_url(self) -> RegistrySettings:
+        if not self.url:
+            self.url = f"http://{self.host}:{self.port}"
+        self.url = self.url.rstrip("/")
+        return self
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        if self.username and self.password:
+            return (self.username, self.password.get_secret_value())
+        return None
+
+
 class SparkSettings(BaseModel):
     """Where Spark runs and how big it may get. Defaults fit a 2-core, 24 GiB machine."""
 
@@ -190,6 +218,7 @@ class Settings(BaseSettings):
     #: Root of the streaming checkpoints; keep it beside the lakehouse in production.
     checkpoint_root: str | None = None
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
 

@@ -1,0 +1,154 @@
+"""EventProducer: validate against the registered contract, wrap in CloudEvents, send safely.
+
+- The payload is checked against the schema registered for its contract version before it
+  leaves the process; an invalid payload raises InvalidEventError and is never sent.
+- The envelope names the exact contract version (`dataschema`) and registry id (`schemaid`).
+- The record is keyed by the entity (order id, customer id, sku), so one entity's events
+  stay in one partition, in order.
+- acks=all with idempotence: no loss and no broker-side duplicates on retries.
+- Delivery failures reach the caller: `publish()` returns a future, `flush()` raises
+  DeliveryError naming every event that could not be delivered.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from contracts.catalog import ContractCatalog, EventContract, default_catalog
+from contracts.envelope import envelope
+from contracts.validation import validate_payload
+from infra.processes import ServiceError
+from lakehouse.settings import Settings
+from registry.client import RegistryClient, RegistryError
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not acknowledge some events; `failures` maps event id to the error."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.failures = failures
+        sample = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:5])
+        super().__init__(f"{len(failures)} event(s) were not delivered: {sample}")
+
+
+class UnregisteredContractError(RuntimeError):
+    """The contract version is not in the registry: deploy contracts before producing."""
+
+
+class EventProducer:
+    """A Kafka producer for domain events; one per process, thread-safe like KafkaProducer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: ContractCatalog | None = None,
+        registry: RegistryClient | None = None,
+        linger_ms: int = 10,
+        **kafka_overrides: Any,
+    ) -> None:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        self.settings = settings
+        self.catalog = catalog or default_catalog()
+        self.registry = registry or RegistryClient(settings.registry)
+        self._schema_ids: dict[tuple[str, int], int] = {}
+        self._failures: dict[str, str] = {}
+        self._lock = threading.Lock()
+        try:
+            self._producer = KafkaProducer(
+                **settings.kafka.python_client_config(),
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=linger_ms,
+                bootstrap_timeout_ms=10_000,
+                **kafka_overrides,
+            )
+        except KafkaError as exc:
+            raise ServiceError(
+                f"cannot reach Kafka at {settings.kafka.bootstrap_servers} ({exc}). "
+                "Start it with `make up` or `uv run rapport kafka start`."
+            ) from exc
+
+    def schema_id(self, contract: EventContract) -> int:
+        """The registry's id for this exact contract version (looked up once, then cached)."""
+        key = (contract.subject, contract.version)
+        found = self._schema_ids.get(key)
+        if found is None:
+            try:
+                found = self.registry.lookup(contract.subject, contract.schema).id
+            except RegistryError as exc:
+                if exc.error_code in (40401, 40403):
+                    raise UnregisteredContractError(
+                        f"{contract.subject} v{contract.version} is not registered in "
+                        f"{self.settings.registry.url}: run `uv run rapport contracts register`"
+                    ) from exc
+                raise
+            self._schema_ids[key] = found
+        return found
+
+    def topic(self, contract: EventContract) -> str:
+        return self.settings.kafka.topics[contract.domain].name
+
+    def publish(
+        self,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        version: int | None = None,
+        event_id: str | None = None,
+        time: datetime | None = None,
+    ) -> Any:
+        """Validate and send one event; returns kafka-python's future of its RecordMetadata."""
+        contract = (
+            self.catalog.get(event_type, version) if version else self.catalog.latest(event_type)
+        )
+        validate_payload(contract, data)  # raises InvalidEventError: never sent
+        event_id = event_id or str(uuid.uuid4())
+        doc = envelope(
+            contract,
+            data,
+            event_id=event_id,
+            time=time or datetime.now(UTC),
+            schema_id=self.schema_id(contract),
+        )
+        return self.send_raw(
+            self.topic(contract), doc["subject"].encode(), orjson.dumps(doc), event_id
+        )
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, label: str) -> Any:
+        """Send pre-encoded bytes (used by the simulator's chaos); failures are still tracked."""
+        future = self._producer.send(topic, key=key, value=value)
+        future.add_errback(self._failed, label)
+        return future
+
+    def _failed(self, error: BaseException, label: str) -> None:
+        with self._lock:
+            self._failures[label] = repr(error)
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait for every acknowledgement; raise DeliveryError if any event failed."""
+        self._producer.flush(timeout=timeout_s)
+        with self._lock:
+            failures, self._failures = self._failures, {}
+        if failures:
+            raise DeliveryError(failures)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        try:
+            self.flush(timeout_s)
+        finally:
+            self._producer.close(timeout=timeout_s)
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""A Confluent-compatible schema registry for JSON Schema, stored in a compacted Kafka topic."""

@@ -1,0 +1,173 @@
+"""The ground truth: what the simulator sent, and the report figures those events must produce.
+
+Every report Rapport builds is checked against this. The figures follow event time (a late
+event counts in the minute and day it happened), count each event id once however often it
+was delivered, and ignore malformed and unknown records, which belong in quarantine.
+
+Definitions (per UTC day; per minute where noted):
+- orders, order_value: OrderPlaced count and sum of `total` (also per minute, and per
+  minute by region and channel)
+- cancellations: OrderCancelled count; refunds, refund_amount: RefundIssued count and sum
+- net_revenue: order_value - refund_amount; average_order_value: order_value / orders
+- payments, payment_amount: PaymentCaptured; invoiced_amount: InvoiceIssued sum
+- signups: CustomerRegistered count (also per minute)
+- active_customers: distinct customers with a CustomerRegistered, CustomerLoggedIn or
+  OrderPlaced (also per minute)
+- inventory: on hand per sku and warehouse after the highest `sequence` seen
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from simulator.wire import WireRecord, describe
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class _Bucket:
+    orders: int = 0
+    order_value: Decimal = ZERO
+    cancellations: int = 0
+    refunds: int = 0
+    refund_amount: Decimal = ZERO
+    payments: int = 0
+    payment_amount: Decimal = ZERO
+    invoiced_amount: Decimal = ZERO
+    signups: int = 0
+    active: set[str] = field(default_factory=set)
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "orders": self.orders,
+            "order_value": str(self.order_value),
+            "average_order_value": str((self.order_value / self.orders).quantize(Decimal("0.01")))
+            if self.orders
+            else None,
+            "cancellations": self.cancellations,
+            "refunds": self.refunds,
+            "refund_amount": str(self.refund_amount),
+            "net_revenue": str(self.order_value - self.refund_amount),
+            "payments": self.payments,
+            "payment_amount": str(self.payment_amount),
+            "invoiced_amount": str(self.invoiced_amount),
+            "signups": self.signups,
+            "active_customers": len(self.active),
+        }
+
+
+@dataclass
+class Ledger:
+    """Accumulates what was sent; `expected()` gives the figures; `write()` keeps them."""
+
+    seen_ids: set[str] = field(default_factory=set)
+    sent: Counter[str] = field(default_factory=Counter)
+    events_by_type: Counter[str] = field(default_factory=Counter)
+    duplicates_by_type: Counter[str] = field(default_factory=Counter)
+    versions: Counter[str] = field(default_factory=Counter)
+    malformed: Counter[str] = field(default_factory=Counter)
+    late_events: int = 0
+    days: dict[str, _Bucket] = field(default_factory=lambda: defaultdict(_Bucket))
+    minutes: dict[str, _Bucket] = field(default_factory=lambda: defaultdict(_Bucket))
+    by_region_channel: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    inventory: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    lines: list[bytes] = field(default_factory=list)
+    keep_lines: bool = True
+
+    def record(self, record: WireRecord) -> None:
+        """Account for one record that was handed to Kafka."""
+        self.sent[record.kind] += 1
+        if self.keep_lines:
+            self.lines.append(orjson.dumps(describe(record)))
+        if record.kind in ("malformed", "unknown_type"):
+            self.malformed[record.reason] += 1
+            return
+        event = record.event
+        assert event is not None
+        event_type = event.contract.event_type
+        if event.event_id in self.seen_ids:
+            self.duplicates_by_type[event_type] += 1
+            return
+        self.seen_ids.add(event.event_id)
+        self.events_by_type[event_type] += 1
+        self.versions[f"{event_type}.v{event.contract.version}"] += 1
+        self.late_events += record.late
+        iso = event.time.isoformat()  # strftime is several times slower on this hot path
+        self._count(event_type, event.data, iso[:10], iso[:16])
+
+    def _count(self, event_type: str, data: dict[str, Any], day: str, minute: str) -> None:
+        buckets = (self.days[day], self.minutes[minute])
+        if event_type == "OrderPlaced":
+            total = Decimal(data["total"])
+            for b in buckets:
+                b.orders += 1
+                b.order_value += total
+                b.active.add(data["customer_id"])
+            key = (minute, data["region"], data["channel"])
+            count, value = self.by_region_channel.get(key, [0, ZERO])
+            self.by_region_channel[key] = [count + 1, value + total]
+        elif event_type == "OrderCancelled":
+            for b in buckets:
+                b.cancellations += 1
+        elif event_type == "RefundIssued":
+            for b in buckets:
+                b.refunds += 1
+                b.refund_amount += Decimal(data["amount"])
+        elif event_type == "PaymentCaptured":
+            for b in buckets:
+                b.payments += 1
+                b.payment_amount += Decimal(data["amount"])
+        elif event_type == "InvoiceIssued":
+            for b in buckets:
+                b.invoiced_amount += Decimal(data["amount"])
+        elif event_type == "CustomerRegistered":
+            for b in buckets:
+                b.signups += 1
+                b.active.add(data["customer_id"])
+        elif event_type == "CustomerLoggedIn":
+            for b in buckets:
+                b.active.add(data["customer_id"])
+        elif event_type == "InventoryAdjusted":
+            key2 = (data["sku"], data["warehouse"])
+            previous = self.inventory.get(key2)
+            if previous is None or data["sequence"] > previous[0]:
+                self.inventory[key2] = (data["sequence"], data["on_hand_after"])
+
+    def expected(self) -> dict[str, Any]:
+        """Every figure a report must show, as JSON-ready values (money as strings)."""
+        return {
+            "records_sent": dict(self.sent),
+            "events_by_type": dict(sorted(self.events_by_type.items())),
+            "duplicates_by_type": dict(sorted(self.duplicates_by_type.items())),
+            "versions": dict(sorted(self.versions.items())),
+            "malformed_by_reason": dict(sorted(self.malformed.items())),
+            "late_events": self.late_events,
+            "per_day": {d: b.figures() for d, b in sorted(self.days.items())},
+            "per_minute": {m: b.figures() for m, b in sorted(self.minutes.items())},
+            "orders_per_minute_by_region_channel": [
+                {"minute": m, "region": r, "channel": c, "orders": v[0], "order_value": str(v[1])}
+                for (m, r, c), v in sorted(self.by_region_channel.items())
+            ],
+            "inventory_on_hand": [
+                {"sku": s, "warehouse": w, "on_hand": v[1]}
+                for (s, w), v in sorted(self.inventory.items())
+            ],
+        }
+
+    def write(self, folder: Path) -> Path:
+        """Write ledger.json (the figures) and records.jsonl (one line per record sent)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "ledger.json").write_text(json.dumps(self.expected(), indent=1))
+        if self.keep_lines:
+            with (folder / "records.jsonl").open("wb") as out:
+                for line in self.lines:
+                    out.write(line + b"\n")
+        return folder / "ledger.json"
