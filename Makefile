@@ -15,7 +15,7 @@ VENV_STAMP := .venv/.rapport-synced
 JARS_STAMP := var/jars/.resolved
 POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/settings.xml
 
-.PHONY: help setup run up down status test test-unit lint format clean
+.PHONY: help setup run up down status test test-unit bench lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,9 @@ test: setup ## Run the whole test suite (starts and stops its own broker and Spa
 
 test-unit: setup ## Only the fast tests (no JVM)
 	$(RUN) pytest -m unit
+
+bench: setup ## Benchmarks: simulator history (1M records) and live (5,000/s for 60 s)
+	$(RUN) python -m bench.simulator
 
 lint: setup ## ruff (lint and format check) and mypy
 	$(RUN) ruff check .

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from contracts.catalog import ContractError, default_catalog
+from contracts.catalog import ContractCatalog, ContractError, load_catalog
 from lakehouse.settings import Settings, get_settings
 from registry.client import RegistryClient, RegistryError
 from registry.compatibility import CompatibilityLevel
@@ -14,6 +14,13 @@ from registry.compatibility import CompatibilityLevel
 
 def _client(settings: Settings) -> RegistryClient:
     return RegistryClient(settings.registry)
+
+
+def _catalog(settings: Settings) -> ContractCatalog:
+    try:
+        return load_catalog(settings.contracts_dir)
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -32,7 +39,7 @@ def register() -> None:
 
     settings = get_settings()
     try:
-        done = register_all(_client(settings), default_catalog())
+        done = register_all(_client(settings), _catalog(settings))
     except (IncompatibleContractError, RegistryError, ContractError) as exc:
         raise _fail(exc) from exc
     for r in done:
@@ -57,12 +64,13 @@ def check(offline: bool, level: str) -> None:
     """Fail (exit 1) if a contract change is incompatible, naming the field and the rule."""
     from publishing.deploy import check_against_registry, check_local_history
 
+    settings = get_settings()
+    catalog = _catalog(settings)
     try:
-        catalog = default_catalog()
         findings = (
             check_local_history(catalog, CompatibilityLevel(level))
             if offline
-            else check_against_registry(_client(get_settings()), catalog)
+            else check_against_registry(_client(settings), catalog)
         )
     except (RegistryError, ContractError) as exc:
         raise _fail(exc) from exc
@@ -79,8 +87,9 @@ def diff(event_type: str | None) -> None:
     """Show how the local contracts differ from the latest registered versions."""
     from publishing.deploy import diff_contract
 
-    catalog = default_catalog()
-    client = _client(get_settings())
+    settings = get_settings()
+    catalog = _catalog(settings)
+    client = _client(settings)
     try:
         types = [event_type] if event_type else catalog.event_types()
         for name in types:

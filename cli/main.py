@@ -53,7 +53,7 @@ def main() -> None:
 @main.command()
 @_fail_clearly
 def run() -> None:
-    """Start Kafka and the stream, say what runs where, and stop all on Ctrl-C."""
+    """Start Kafka, the schema registry and the stream; say what runs where; Ctrl-C stops all."""
     from cli.stack import Stack
 
     sys.exit(Stack(_settings()).run_foreground(click.echo))
@@ -62,7 +62,7 @@ def run() -> None:
 @main.command()
 @_fail_clearly
 def up() -> None:
-    """Start Kafka and the stream in the background (idempotent)."""
+    """Start Kafka, the schema registry and the stream in the background (idempotent)."""
     from cli.stack import Stack
 
     stack = Stack(_settings())
@@ -75,7 +75,7 @@ def up() -> None:
 @main.command()
 @_fail_clearly
 def down() -> None:
-    """Stop the stream, then Kafka (idempotent)."""
+    """Stop the stream, the registry, then Kafka (idempotent)."""
     from cli.stack import Stack
 
     Stack(_settings()).down(click.echo)
@@ -271,9 +271,11 @@ def _wide_pandas() -> Any:
 
 def _register_subcommands() -> None:
     from cli.contracts import contracts
+    from cli.registry import registry
     from cli.simulate import simulate
 
     main.add_command(contracts)
+    main.add_command(registry)
     main.add_command(simulate)
 
 

@@ -15,7 +15,9 @@ from lakehouse.settings import get_settings
 @click.command()
 @click.option("--rate", type=float, default=500.0, show_default=True, help="Records per second.")
 @click.option("--duration", type=float, default=None, help="Seconds to run (default 60).")
-@click.option("--events", "max_records", type=int, default=None, help="Stop after this many records.")
+@click.option(
+    "--events", "max_records", type=int, default=None, help="Stop after this many records."
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same events.")
 @click.option("--products", type=int, default=200, show_default=True, help="Catalogue size.")
 @click.option("--customers", type=int, default=500, show_default=True, help="Population size.")
@@ -42,7 +44,7 @@ from lakehouse.settings import get_settings
 )
 @click.option("--actions-per-day", type=int, default=20000, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def simulate(  # noqa: PLR0913 - one option per knob is the interface
+def simulate(
     rate: float,
     duration: float | None,
     max_records: int | None,
@@ -81,7 +83,10 @@ def simulate(  # noqa: PLR0913 - one option per knob is the interface
             unknown_types=unknown_types,
         )
         shop = ShopConfig(
-            seed=seed, products=products, customers=customers, v2_share=new_version,
+            seed=seed,
+            products=products,
+            customers=customers,
+            v2_share=new_version,
             run_tag=f"s{seed}",
         )
     except ValueError as exc:
@@ -112,8 +117,9 @@ def simulate(  # noqa: PLR0913 - one option per knob is the interface
     from registry.client import RegistryError
     from simulator.live import LiveRun, run_live
 
-    run = LiveRun(rate=rate, duration_s=duration if duration or max_records else 60.0,
-                  max_records=max_records)
+    run = LiveRun(
+        rate=rate, duration_s=duration if duration or max_records else 60.0, max_records=max_records
+    )
     total = max_records or int(rate * (run.duration_s or 0))
     try:
         if progress and total:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from infra.kafka_broker import LocalKafkaBroker
 from lakehouse.settings import Settings
+from registry.service import RegistryService
 from streaming.service import StreamService
 
 
@@ -27,6 +28,7 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.kafka = LocalKafkaBroker(settings)
+        self.registry = RegistryService(settings)
         self.stream = StreamService(settings)
 
     def up(self, say: Callable[[str], None]) -> None:
@@ -34,17 +36,34 @@ class Stack:
         started = self.kafka.start()
         state = "started" if started else "already running"
         say(f"  Kafka {state} on {self.kafka.bootstrap_servers}")
+        if self.settings.registry.is_bundled:
+            say("starting the schema registry ...")
+            state = "started" if self.registry.start() else "already running"
+            say(f"  schema registry {state} on {self.settings.registry.url}")
+        registered = self._register_contracts()
+        say(f"  {registered} contract version(s) registered in {self.settings.registry.url}")
         say("starting the stream (Spark takes ~20 s) ...")
         started = self.stream.start()
         say(f"  stream {'started' if started else 'already running'}")
 
+    def _register_contracts(self) -> int:
+        """Deploy the contracts, as a deployment pipeline would (idempotent)."""
+        from contracts.catalog import load_catalog
+        from publishing.deploy import register_all
+        from registry.client import RegistryClient
+
+        catalog = load_catalog(self.settings.contracts_dir)
+        return len(register_all(RegistryClient(self.settings.registry), catalog))
+
     def down(self, say: Callable[[str], None]) -> None:
         say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
+        say(f"schema registry: {'stopped' if self.registry.stop() else 'was not running'}")
         say(f"Kafka: {'stopped' if self.kafka.stop() else 'was not running'}")
 
     def status(self) -> list[ServiceLine]:
         broker = self.kafka.status()
         stream = self.stream.status()
+        registry = self.registry.status()
         batches = ", ".join(
             f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
             for name, q in stream.queries.items()
@@ -56,6 +75,17 @@ class Stack:
                 f"pid {broker.pid}, {broker.bootstrap_servers}, data {broker.data_dir}"
                 if broker.running
                 else f"stopped (data {broker.data_dir})",
+            ),
+            ServiceLine(
+                "registry",
+                registry.running,
+                f"pid {registry.pid}, {registry.url}, topic {registry.topic}"
+                if registry.running
+                else (
+                    "stopped"
+                    if self.settings.registry.is_bundled
+                    else f"external: {self.settings.registry.url}"
+                ),
             ),
             ServiceLine(
                 "stream",
@@ -71,10 +101,12 @@ class Stack:
         return [
             f"Kafka (KRaft, single node)  {self.kafka.bootstrap_servers}",
             f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
+            f"Schema registry             {self.settings.registry.url}",
             f"Lakehouse (Delta)           {self.settings.lakehouse}",
             f"Checkpoints                 {self.settings.checkpoints}",
             f"Service logs                {self.settings.run_dir}/*.out",
             f"Kafka logs                  {self.kafka.log_dir}/server.log",
+            "Simulate the shop           uv run rapport simulate --rate 500 --duration 60",
             "Query bronze                uv run rapport sql 'SELECT * FROM bronze.events'",
         ]
 
@@ -94,7 +126,11 @@ class Stack:
             say("\nRapport is running. Press Ctrl-C to stop everything.")
             while True:
                 time.sleep(2.0)
-                dead = [s.name for s in self.status() if not s.running]
+                dead = [
+                    s.name
+                    for s in self.status()
+                    if not s.running and (s.name != "registry" or self.settings.registry.is_bundled)
+                ]
                 if dead:
                     say(f"{', '.join(dead)} stopped unexpectedly; see {self.settings.run_dir}")
                     code = 1

@@ -112,23 +112,20 @@ def _load(path: Path) -> EventContract:
     except json.JSONDecodeError as exc:
         raise ContractError(f"{path}: not valid JSON: {exc}") from exc
     meta = schema.get("x-rapport") or {}
-    expected = {
-        "domain": path.parent.name,
-        "type": match["type"],
-        "version": int(match["version"]),
-    }
+    domain, event_type, version = path.parent.name, match["type"], int(match["version"])
+    expected: dict[str, object] = {"domain": domain, "type": event_type, "version": version}
     for field, value in expected.items():
         if meta.get(field) != value:
             raise ContractError(f"{path}: x-rapport.{field} must be {value!r}")
     if meta.get("key") not in schema.get("required", []):
         raise ContractError(f"{path}: x-rapport.key must name a required property")
-    uri = f"urn:rapport:contracts:{expected['domain']}:{expected['type']}:v{expected['version']}"
+    uri = f"urn:rapport:contracts:{domain}:{event_type}:v{version}"
     if schema.get("$id") != uri:
         raise ContractError(f"{path}: $id must be {uri}")
     return EventContract(
-        domain=expected["domain"],
-        event_type=expected["type"],
-        version=expected["version"],
+        domain=domain,
+        event_type=event_type,
+        version=version,
         schema=schema,
         path=path,
     )

@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any
 
 import fastjsonschema
-
 from jsonschema import Draft202012Validator, FormatChecker
 
 from contracts.catalog import EventContract
@@ -24,7 +23,6 @@ _FORMATS = FormatChecker(formats=())
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-@_FORMATS.checks("date-time", raises=ValueError)
 def _is_utc_datetime(value: object) -> bool:
     """RFC 3339 with an explicit offset: a time without a zone is ambiguous, so invalid."""
     if not isinstance(value, str):
@@ -33,14 +31,17 @@ def _is_utc_datetime(value: object) -> bool:
     return parsed.tzinfo is not None
 
 
-@_FORMATS.checks("date", raises=ValueError)
 def _is_date(value: object) -> bool:
     return not isinstance(value, str) or bool(date.fromisoformat(value))
 
 
-@_FORMATS.checks("email")
 def _is_email(value: object) -> bool:
     return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+_FORMATS.checks("date-time", raises=ValueError)(_is_utc_datetime)
+_FORMATS.checks("date", raises=ValueError)(_is_date)
+_FORMATS.checks("email")(_is_email)
 
 
 class InvalidEventError(ValueError):

@@ -155,6 +155,11 @@ class RegistrySettings(BaseModel):
         self.url = self.url.rstrip("/")
         return self
 
+    @property
+    def is_bundled(self) -> bool:
+        """True when the URL is the bundled registry's, which `rapport up` then starts."""
+        return self.url == f"http://{self.host}:{self.port}"
+
     def basic_auth(self) -> tuple[str, str] | None:
         if self.username and self.password:
             return (self.username, self.password.get_secret_value())
@@ -217,6 +222,8 @@ class Settings(BaseSettings):
     lakehouse_root: str | None = None
     #: Root of the streaming checkpoints; keep it beside the lakehouse in production.
     checkpoint_root: str | None = None
+    #: The event contracts (JSON Schemas); point it at your own repository's contracts.
+    contracts_dir: Path = PROJECT_ROOT / "contracts" / "schemas"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)

@@ -104,7 +104,9 @@ def field_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     before, after = _fields(old), _fields(new)
     lines = [f"+ {p}: {after[p]}" for p in after if p not in before]
     lines += [f"- {p}: {before[p]}" for p in before if p not in after]
-    lines += [f"~ {p}: {before[p]} -> {after[p]}" for p in after if p in before and before[p] != after[p]]
+    lines += [
+        f"~ {p}: {before[p]} -> {after[p]}" for p in after if p in before and before[p] != after[p]
+    ]
     return lines
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from contracts.catalog import ContractCatalog, EventContract, default_catalog
+from contracts.catalog import ContractCatalog, EventContract, load_catalog
 from contracts.envelope import envelope
 from contracts.validation import validate_payload
 from infra.processes import ServiceError
@@ -57,7 +57,7 @@ class EventProducer:
         from kafka.errors import KafkaError
 
         self.settings = settings
-        self.catalog = catalog or default_catalog()
+        self.catalog = catalog or load_catalog(settings.contracts_dir)
         self.registry = registry or RegistryClient(settings.registry)
         self._schema_ids: dict[tuple[str, int], int] = {}
         self._failures: dict[str, str] = {}
@@ -129,7 +129,8 @@ class EventProducer:
         future.add_errback(self._failed, label)
         return future
 
-    def _failed(self, error: BaseException, label: str) -> None:
+    def _failed(self, label: str, error: BaseException) -> None:
+        # kafka-python calls errbacks as f(*args, exception).
         with self._lock:
             self._failures[label] = repr(error)
 

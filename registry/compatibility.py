@@ -2,14 +2,30 @@
 
 Interface shared by the registry service and the contracts CLI. The rules themselves are
 documented in docs/contracts-compatibility.md.
+
+The checker is sound before it is complete: it answers "compatible" ([] from `can_read`) only
+when it can prove that every document valid under the writer is valid under the reader. What
+it cannot prove (a changed `oneOf`, a `$dynamicRef`, ...) is reported as `unsupported_change`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+    SchemaError,
+    ValidationError,
+    best_match,
+)
+from referencing.exceptions import Unresolvable
 
 Schema = Mapping[str, Any]
 
@@ -42,14 +58,164 @@ class Incompatibility:
         return f"{self.path}: {self.rule}: {self.message}"
 
 
+# Rule names, as they appear in Incompatibility.rule and in docs/contracts-compatibility.md.
+TYPE_NARROWED: Final = "type_narrowed"
+REQUIRED_PROPERTY_ADDED: Final = "required_property_added"
+PROPERTY_MADE_REQUIRED: Final = "property_made_required"
+PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL: Final = "property_removed_from_closed_content_model"
+PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL: Final = "property_added_to_open_content_model"
+ADDITIONAL_PROPERTIES_NARROWED: Final = "additional_properties_narrowed"
+ENUM_VALUE_REMOVED: Final = "enum_value_removed"
+ENUM_ADDED: Final = "enum_added"
+ARRAY_CONSTRAINT_NARROWED: Final = "array_constraint_narrowed"
+STRING_CONSTRAINT_NARROWED: Final = "string_constraint_narrowed"
+NUMERIC_CONSTRAINT_NARROWED: Final = "numeric_constraint_narrowed"
+SCHEMA_MADE_FALSE: Final = "schema_made_false"
+UNSUPPORTED_CHANGE: Final = "unsupported_change"
+
+DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Keywords whose value is one subschema, a map of subschemas, or a list of subschemas.
+_SUBSCHEMA: Final = _words(
+    """
+    items additionalProperties not if then else contains propertyNames
+    unevaluatedItems unevaluatedProperties
+    """
+)
+_SUBSCHEMA_MAP: Final = frozenset({"properties", "patternProperties", "dependentSchemas"})
+_SUBSCHEMA_LIST: Final = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+# Where subschemas live without applying to the instance: reached only through $ref.
+_DEFINITIONS: Final = frozenset({"$defs", "definitions"})
+
+# Everything that can make a document invalid. Any other keyword (title, description,
+# examples, default, $comment, x-*, $id, $defs, unknown keywords) is an annotation here:
+# validators ignore it, so it cannot affect compatibility. `format` is kept, conservatively,
+# because consumers may validate it even though draft 2020-12 treats it as an annotation.
+_ASSERTIONS: Final = (
+    _SUBSCHEMA
+    | _SUBSCHEMA_MAP
+    | _SUBSCHEMA_LIST
+    | _words(
+        """
+        $ref $dynamicRef type enum const
+        multipleOf maximum exclusiveMaximum minimum exclusiveMinimum
+        maxLength minLength pattern format
+        maxItems minItems uniqueItems maxContains minContains
+        maxProperties minProperties required dependentRequired
+        """
+    )
+)
+# Keywords whose value is a set, so order does not matter when comparing.
+_SET_VALUED: Final = frozenset({"type", "enum", "required"})
+
+# Keywords the structural rules reason about. Every other assertion in the reader must be
+# unchanged from the writer, or it is reported as unsupported_change.
+_MODELED: Final = _words(
+    """
+    type enum const allOf
+    properties required additionalProperties patternProperties
+    items prefixItems minItems maxItems uniqueItems
+    minLength maxLength pattern format
+    minimum maximum exclusiveMinimum exclusiveMaximum multipleOf
+    """
+)
+# Unmodeled keywords that only mean something together, so they are compared together.
+_GROUPS: Final[Mapping[str, tuple[str, ...]]] = {
+    "if": ("if", "then", "else"),
+    "then": ("if", "then", "else"),
+    "else": ("if", "then", "else"),
+    "contains": ("contains", "minContains", "maxContains"),
+    "minContains": ("contains", "minContains", "maxContains"),
+    "maxContains": ("contains", "minContains", "maxContains"),
+}
+# Unevaluated* depend on every sibling applicator: only an identical node is safe.
+_CONTEXT_DEPENDENT: Final = frozenset({"unevaluatedProperties", "unevaluatedItems"})
+# Unmodeled keywords that constrain only one JSON type: irrelevant if the writer never sends it.
+_KEYWORD_FAMILY: Final[Mapping[str, str]] = {
+    "minProperties": "object",
+    "maxProperties": "object",
+    "propertyNames": "object",
+    "dependentRequired": "object",
+    "dependentSchemas": "object",
+    "unevaluatedProperties": "object",
+    "contains": "array",
+    "minContains": "array",
+    "maxContains": "array",
+    "unevaluatedItems": "array",
+}
+
+_ALL_TYPES: Final = ("array", "boolean", "null", "number", "object", "string")
+_A_TYPE: Final[Mapping[str, str]] = {
+    "array": "an array",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "null": "null",
+    "number": "a number",
+    "object": "an object",
+    "string": "a string",
+}
+
+# Which rule a reader's validation error on a writer's enum value belongs to.
+_VALUE_RULES: Final[Mapping[str | None, str]] = {
+    None: SCHEMA_MADE_FALSE,
+    "type": TYPE_NARROWED,
+    "enum": ENUM_VALUE_REMOVED,
+    "const": ENUM_VALUE_REMOVED,
+    "minLength": STRING_CONSTRAINT_NARROWED,
+    "maxLength": STRING_CONSTRAINT_NARROWED,
+    "pattern": STRING_CONSTRAINT_NARROWED,
+    "format": STRING_CONSTRAINT_NARROWED,
+    "minimum": NUMERIC_CONSTRAINT_NARROWED,
+    "maximum": NUMERIC_CONSTRAINT_NARROWED,
+    "exclusiveMinimum": NUMERIC_CONSTRAINT_NARROWED,
+    "exclusiveMaximum": NUMERIC_CONSTRAINT_NARROWED,
+    "multipleOf": NUMERIC_CONSTRAINT_NARROWED,
+    "minItems": ARRAY_CONSTRAINT_NARROWED,
+    "maxItems": ARRAY_CONSTRAINT_NARROWED,
+    "uniqueItems": ARRAY_CONSTRAINT_NARROWED,
+    "required": REQUIRED_PROPERTY_ADDED,
+    "additionalProperties": PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL,
+}
+
+
 def validate_schema(schema: Any) -> None:
     """Raise InvalidSchemaError unless `schema` is a valid draft 2020-12 JSON Schema object."""
-    raise NotImplementedError
+    if not isinstance(schema, Mapping):
+        raise InvalidSchemaError(f"a schema must be a JSON object, not {_json_type(schema)}")
+    try:
+        json.dumps(schema, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidSchemaError(f"the schema is not JSON: {error}") from error
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        raise InvalidSchemaError(
+            f"not a valid JSON Schema (draft 2020-12) at {_pointer('#', error.path)}: "
+            f"{error.message}"
+        ) from error
+    dialect = schema.get("$schema")
+    if dialect is not None and dialect.rstrip("#") != DIALECT:
+        raise InvalidSchemaError(
+            f"contracts are JSON Schema draft 2020-12 ({DIALECT}), but $schema is {dialect!r}"
+        )
+    if not _has_embedded_id(schema):
+        for path, node in _subschemas(schema, "#"):
+            ref = node.get("$ref") if isinstance(node, Mapping) else None
+            if isinstance(ref, str) and ref.startswith("#/") and _resolve(schema, ref) is None:
+                raise InvalidSchemaError(f"$ref {ref!r} at {path} points at nothing in the schema")
 
 
 def can_read(reader: Schema, writer: Schema) -> list[Incompatibility]:
-    """Every reason a document valid under `writer` may be invalid under `reader` ([] = can read)."""
-    raise NotImplementedError
+    """Every reason a document valid under `writer` may be invalid under `reader`; [] = can read."""
+    context = _Context.of(reader, writer)
+    if context.roots_identical:
+        return []
+    return list(dict.fromkeys(_check(reader, writer, _Where("#", ""), context)))
 
 
 def check_compatibility(
@@ -60,4 +226,805 @@ def check_compatibility(
     BACKWARD: new reads the latest previous; FORWARD: the latest previous reads new;
     FULL: both. *_TRANSITIVE: against every previous version, not only the latest.
     """
-    raise NotImplementedError
+    validate_schema(new)
+    level = CompatibilityLevel(level)
+    if level is CompatibilityLevel.NONE or not previous:
+        return []
+    transitive = level.value.endswith("_TRANSITIVE")
+    # Newest first: the findings against the latest version are the most relevant ones.
+    versions = list(reversed(previous)) if transitive else [previous[-1]]
+    backward = level.value.startswith(("BACKWARD", "FULL"))
+    forward = level.value.startswith(("FORWARD", "FULL"))
+    findings: list[Incompatibility] = []
+    for old in versions:
+        if backward:
+            findings += can_read(new, old)
+        if forward:
+            findings += can_read(old, new)
+    return list(dict.fromkeys(findings))
+
+
+# --- where we are: a pointer into the reader, and the document's field for messages ------
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A JSON pointer into the reader schema and the document field it constrains."""
+
+    path: str
+    field: str
+
+    def at(self, *tokens: str | int) -> _Where:
+        return _Where(_pointer(self.path, tokens), self.field)
+
+    def prop(self, name: str) -> _Where:
+        label = f"{self.field}.{name}" if self.field else name
+        return _Where(_pointer(self.path, ("properties", name)), label)
+
+    def item(self, keyword: str, index: int | None = None) -> _Where:
+        tokens: tuple[str | int, ...] = (keyword,) if index is None else (keyword, index)
+        suffix = "[]" if index is None else f"[{index}]"
+        return _Where(_pointer(self.path, tokens), f"{self.field}{suffix}")
+
+    def extra(self) -> _Where:
+        """Fields no schema declares, constrained by additionalProperties."""
+        label = f"{self.field}.*" if self.field else "*"
+        return _Where(_pointer(self.path, ("additionalProperties",)), label)
+
+    @property
+    def name(self) -> str:
+        return f"field '{self.field}'" if self.field else "the document"
+
+
+def _pointer(base: str, tokens: Iterator[Any] | Sequence[Any]) -> str:
+    escaped = (str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
+    return "/".join([base, *escaped])
+
+
+# --- both schemas, and what can be resolved in them ---------------------------------------
+
+
+@dataclass
+class _Context:
+    """Both roots, their validators, and the pairs being compared (to stop at recursion)."""
+
+    reader_root: Any
+    writer_root: Any
+    reader_refs: bool
+    writer_refs: bool
+    same_base: bool
+    roots_identical: bool
+    active: set[tuple[int, int]] = field(default_factory=set)
+    _reader_validator: Any = None
+    _writer_validator: Any = None
+
+    @classmethod
+    def of(cls, reader: Any, writer: Any) -> _Context:
+        return cls(
+            reader_root=reader,
+            writer_root=writer,
+            reader_refs=not _has_embedded_id(reader),
+            writer_refs=not _has_embedded_id(writer),
+            same_base=_root_id(reader) == _root_id(writer),
+            roots_identical=_json_equal(reader, writer),
+        )
+
+    def reader_target(self, node: Any) -> Any:
+        return _ref_target(node, self.reader_root, self.reader_refs)
+
+    def writer_target(self, node: Any) -> Any:
+        return _ref_target(node, self.writer_root, self.writer_refs)
+
+    def reader_validator(self, node: Any) -> Any:
+        """The reader at `node`, strict: formats are asserted, as a careful consumer would."""
+        if self._reader_validator is None:
+            self._reader_validator = Draft202012Validator(
+                self.reader_root, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+        return self._reader_validator.evolve(schema=node)
+
+    def writer_validator(self, node: Any) -> Any:
+        """The writer at `node`, lenient: formats are not asserted, so it keeps more values."""
+        if self._writer_validator is None:
+            self._writer_validator = Draft202012Validator(self.writer_root)
+        return self._writer_validator.evolve(schema=node)
+
+
+def _root_id(root: Any) -> Any:
+    return root.get("$id") if isinstance(root, Mapping) else None
+
+
+def _subschemas(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every subschema with its pointer, including $defs, starting with `node` itself."""
+    yield path, node
+    if not isinstance(node, Mapping):
+        return
+    for keyword, value in node.items():
+        if keyword in _SUBSCHEMA:
+            yield from _subschemas(value, _pointer(path, (keyword,)))
+        elif (keyword in _SUBSCHEMA_MAP or keyword in _DEFINITIONS) and isinstance(value, Mapping):
+            for name, sub in value.items():
+                yield from _subschemas(sub, _pointer(path, (keyword, name)))
+        elif keyword in _SUBSCHEMA_LIST and isinstance(value, list):
+            for index, sub in enumerate(value):
+                yield from _subschemas(sub, _pointer(path, (keyword, index)))
+
+
+def _has_embedded_id(root: Any) -> bool:
+    """An $id below the root starts a new resource, so '#/...' no longer means the root."""
+    return any(
+        isinstance(node, Mapping) and "$id" in node
+        for path, node in _subschemas(root, "#")
+        if path != "#"
+    )
+
+
+def _resolve(root: Any, ref: str) -> Any:
+    """The subschema a '#' or '#/json/pointer' reference points at, or None."""
+    fragment = unquote(ref[1:])
+    node = root
+    if fragment:
+        if not fragment.startswith("/"):
+            return None  # a plain-name anchor: not resolved here
+        for raw in fragment[1:].split("/"):
+            token = raw.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, Mapping) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return None
+    return node if isinstance(node, Mapping | bool) else None
+
+
+def _ref_target(node: Any, root: Any, local_refs: bool) -> Any:
+    """What a local $ref in `node` points at; None if there is none or it is not local."""
+    if not local_refs or not isinstance(node, Mapping):
+        return None
+    ref = node.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return None
+    return _resolve(root, ref)
+
+
+# --- semantic equality: identical subtrees are always compatible ---------------------------
+
+
+def _same(reader: Any, writer: Any, context: _Context, seen: set[tuple[int, int]]) -> bool:
+    """Equal as assertions: annotations ignored, local $refs compared by what they point at."""
+    if reader is False or writer is False:
+        return reader is False and writer is False
+    reader = {} if reader is True else reader
+    writer = {} if writer is True else writer
+    if not isinstance(reader, Mapping) or not isinstance(writer, Mapping):
+        return False
+    keywords = reader.keys() & _ASSERTIONS
+    if keywords != writer.keys() & _ASSERTIONS:
+        return False
+    return all(
+        _same_keyword(keyword, reader[keyword], writer[keyword], context, seen)
+        for keyword in keywords
+    )
+
+
+def _same_keyword(
+    keyword: str, reader: Any, writer: Any, context: _Context, seen: set[tuple[int, int]]
+) -> bool:
+    if keyword == "$ref":
+        return _same_ref(reader, writer, context, seen)
+    if keyword == "$dynamicRef":
+        return False  # resolved at run time through the dynamic scope: not comparable here
+    if keyword in _SUBSCHEMA:
+        return _same(reader, writer, context, seen)
+    if keyword in _SUBSCHEMA_MAP:
+        return (
+            isinstance(reader, Mapping)
+            and isinstance(writer, Mapping)
+            and reader.keys() == writer.keys()
+            and all(_same(reader[name], writer[name], context, seen) for name in reader)
+        )
+    if keyword in _SUBSCHEMA_LIST:
+        return (
+            isinstance(reader, list)
+            and isinstance(writer, list)
+            and len(reader) == len(writer)
+            and all(_same(r, w, context, seen) for r, w in zip(reader, writer, strict=True))
+        )
+    if keyword in _SET_VALUED:
+        readers, writers = _as_list(reader), _as_list(writer)
+        return all(_json_in(value, writers) for value in readers) and all(
+            _json_in(value, readers) for value in writers
+        )
+    return _json_equal(reader, writer)
+
+
+def _same_ref(reader: Any, writer: Any, context: _Context, seen: set[tuple[int, int]]) -> bool:
+    reader_target = context.reader_target({"$ref": reader})
+    writer_target = context.writer_target({"$ref": writer})
+    if reader_target is not None and writer_target is not None:
+        pair = (id(reader_target), id(writer_target))
+        if pair in seen:
+            return True
+        seen.add(pair)
+        return _same(reader_target, writer_target, context, seen)
+    if reader_target is not None or writer_target is not None or reader != writer:
+        return False
+    if isinstance(reader, str) and urlsplit(reader).scheme:
+        return True  # an absolute URI names the same document from either schema
+    # A relative reference resolves against each schema's own $id.
+    return isinstance(reader, str) and not reader.startswith("#") and context.same_base
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but true != 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_json_equal(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def _json_in(value: Any, values: Sequence[Any]) -> bool:
+    return any(_json_equal(value, candidate) for candidate in values)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _has_assertions(node: Any) -> bool:
+    return node is False or (isinstance(node, Mapping) and bool(node.keys() & _ASSERTIONS))
+
+
+def _without(node: Mapping[str, Any], keyword: str) -> dict[str, Any]:
+    return {key: value for key, value in node.items() if key != keyword}
+
+
+# --- the rules --------------------------------------------------------------------------
+
+
+def _check(reader: Any, writer: Any, where: _Where, context: _Context) -> list[Incompatibility]:
+    """Findings for one reader node against one writer node."""
+    if writer is False or not _has_assertions(reader):
+        return []
+    if reader is False:
+        return [
+            Incompatibility(
+                SCHEMA_MADE_FALSE,
+                where.path,
+                f"the reader's schema for {where.name} is false (it accepts nothing), "
+                "but the writer may send a value there",
+            )
+        ]
+    pair = (id(reader), id(writer))
+    if pair in context.active:
+        # Recursion through $ref: assume the pair compatible while proving it (coinduction;
+        # sound because documents are finite).
+        return []
+    context.active.add(pair)
+    try:
+        return _check_node(reader, {} if writer is True else writer, where, context)
+    finally:
+        context.active.discard(pair)
+
+
+def _check_node(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    if _same(reader, writer, context, set()):
+        return []
+
+    # A $ref is a conjunction: the node holds its target AND its other keywords.
+    writer_target = context.writer_target(writer)
+    if writer_target is not None:
+        writer_rest = _without(writer, "$ref")
+        if not _has_assertions(writer_rest):
+            return _check(reader, writer_target, where, context)
+        if "$ref" not in reader:
+            # The writer is narrower than either half: either half that the reader can read
+            # is enough.
+            via_rest = _check(reader, writer_rest, where, context)
+            if via_rest and not _check(reader, writer_target, where, context):
+                return []
+            return via_rest
+
+    findings: list[Incompatibility] = []
+    reader_target = context.reader_target(reader)
+    if reader_target is not None:
+        ref = reader["$ref"]
+        target_where = _Where(ref if ref.startswith("#/") else "#", where.field)
+        against = writer_target if writer_target is not None else writer
+        findings += _check(reader_target, against, target_where, context)
+        reader = _without(reader, "$ref")
+        if writer_target is not None:
+            writer = _without(writer, "$ref")
+        if not _has_assertions(reader):
+            return findings
+
+    # allOf in the reader: every member must read the writer (or be in the writer's allOf).
+    if isinstance(reader.get("allOf"), list):
+        writer_members = writer.get("allOf", [])
+        for index, member in enumerate(reader["allOf"]):
+            if not any(_same(member, theirs, context, set()) for theirs in writer_members):
+                findings += _check(member, writer, where.at("allOf", index), context)
+        reader = _without(reader, "allOf")
+
+    # A writer limited to a few values (enum, const, null, boolean): test each value.
+    values = _writer_values(writer, context)
+    if values is not None:
+        try:
+            return findings + _check_values(reader, values, where, context)
+        except (Unresolvable, RecursionError):
+            pass  # the reader refers to something we cannot load: reason structurally
+
+    reader_types, writer_types = _types(reader), _types(writer)
+    writer_sends = _ALL_TYPES if writer_types is None else tuple(sorted(writer_types))
+    narrowed = [t for t in writer_sends if not _accepts_type(reader_types, t)]
+    if narrowed and reader_types is not None:
+        findings.append(
+            Incompatibility(
+                TYPE_NARROWED,
+                where.at("type").path,
+                f"the writer may send {_or([_A_TYPE[t] for t in narrowed])} as {where.name}, "
+                f"but the reader accepts only {_or(sorted(reader_types))}",
+            )
+        )
+    families = {_family(t) for t in writer_sends if _accepts_type(reader_types, t)}
+
+    for keyword in ("enum", "const"):
+        if keyword in reader:
+            findings.append(
+                Incompatibility(
+                    ENUM_ADDED,
+                    where.at(keyword).path,
+                    f"the reader restricts {where.name} to fixed values ({keyword}), "
+                    "the writer does not",
+                )
+            )
+    if "string" in families:
+        findings += _check_string(reader, writer, where)
+    if "number" in families:
+        integers_only = writer_types is not None and "number" not in writer_types
+        findings += _check_number(reader, writer, where, integers_only)
+    if "array" in families:
+        findings += _check_array(reader, writer, where, context)
+    if "object" in families:
+        findings += _check_object(reader, writer, where, context)
+    findings += _check_unmodeled(reader, writer, where, context, families)
+    return findings
+
+
+def _types(node: Mapping[str, Any]) -> frozenset[str] | None:
+    declared = node.get("type")
+    if declared is None:
+        return None
+    return frozenset(_as_list(declared))
+
+
+def _accepts_type(reader_types: frozenset[str] | None, json_type: str) -> bool:
+    if reader_types is None or json_type in reader_types:
+        return True
+    return json_type == "integer" and "number" in reader_types  # integer -> number widens
+
+
+def _family(json_type: str) -> str:
+    return "number" if json_type == "integer" else json_type
+
+
+def _or(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _up_to(limit: Any) -> str:
+    return "any number" if limit is None else f"up to {limit}"
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _writer_values(writer: Mapping[str, Any], context: _Context) -> list[Any] | None:
+    """Every value the writer can send at this node, if that is a short list."""
+    if "const" in writer:
+        candidates = [writer["const"]]
+    elif isinstance(writer.get("enum"), list):
+        candidates = list(writer["enum"])
+    else:
+        types = _types(writer)
+        if types is None or not types <= {"null", "boolean"}:
+            return None
+        candidates = ([None] if "null" in types else []) + (
+            [False, True] if "boolean" in types else []
+        )
+    try:
+        validator = context.writer_validator(writer)
+        return [value for value in candidates if validator.is_valid(value)]
+    except (Unresolvable, RecursionError):
+        return candidates  # keeping values the writer might reject is the safe side
+
+
+def _check_values(
+    reader: Mapping[str, Any], values: Sequence[Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    validator = context.reader_validator(reader)
+    findings = []
+    for value in values:
+        error: ValidationError | None = best_match(validator.iter_errors(value))
+        if error is None:
+            continue
+        keyword = error.validator if isinstance(error.validator, str) else None
+        tokens = list(error.relative_schema_path)
+        if "$ref" in tokens:
+            tokens = tokens[: tokens.index("$ref") + 1]
+        findings.append(
+            Incompatibility(
+                _VALUE_RULES.get(keyword, ENUM_VALUE_REMOVED),
+                _pointer(where.path, tokens),
+                f"the writer may send {_show(value)} as {where.name}, "
+                f"which the reader rejects: {error.message}",
+            )
+        )
+    return findings
+
+
+def _narrowed(rule: str, where: _Where, keyword: str, message: str) -> Incompatibility:
+    return Incompatibility(rule, where.at(keyword).path, f"{where.name}: {message}")
+
+
+def _check_string(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where
+) -> list[Incompatibility]:
+    findings = []
+    if "maxLength" in reader and writer.get("maxLength", math.inf) > reader["maxLength"]:
+        findings.append(
+            _narrowed(
+                STRING_CONSTRAINT_NARROWED,
+                where,
+                "maxLength",
+                f"the reader allows at most {reader['maxLength']} characters, the writer "
+                f"{_up_to(writer.get('maxLength'))}",
+            )
+        )
+    if reader.get("minLength", 0) > writer.get("minLength", 0):
+        findings.append(
+            _narrowed(
+                STRING_CONSTRAINT_NARROWED,
+                where,
+                "minLength",
+                f"the reader needs at least {reader['minLength']} characters, the writer "
+                f"{writer.get('minLength', 0)}",
+            )
+        )
+    for keyword in ("pattern", "format"):
+        if keyword in reader and writer.get(keyword) != reader[keyword]:
+            before = f"{writer[keyword]!r}" if keyword in writer else "none"
+            findings.append(
+                _narrowed(
+                    STRING_CONSTRAINT_NARROWED,
+                    where,
+                    keyword,
+                    f"the reader requires {keyword} {reader[keyword]!r}, the writer has {before}",
+                )
+            )
+    return findings
+
+
+Bound = tuple[float, bool]  # (value, exclusive)
+
+
+def _writer_bound(
+    writer: Mapping[str, Any], inclusive: str, exclusive: str, integers_only: bool, lower: bool
+) -> Bound | None:
+    """The writer's tightest bound on one side, as (value, exclusive)."""
+    bounds: list[Bound] = []
+    if inclusive in writer:
+        bounds.append((writer[inclusive], False))
+    if exclusive in writer:
+        bounds.append((writer[exclusive], True))
+    if integers_only:
+        # Integers above 2.5 are at least 3; integers above 2 are at least 3 too.
+        step = math.ceil if lower else math.floor
+        sign = 1 if lower else -1
+        bounds = [
+            (value + sign if is_exclusive and float(value).is_integer() else step(value), False)
+            for value, is_exclusive in bounds
+        ]
+    if not bounds:
+        return None
+    # Tighter: a larger lower bound (smaller upper bound); at equal values, the exclusive one.
+    if lower:
+        return max(bounds, key=lambda bound: (bound[0], bound[1]))
+    return min(bounds, key=lambda bound: (bound[0], not bound[1]))
+
+
+def _bound_holds(
+    writer: Bound | None, reader_value: float, reader_exclusive: bool, lower: bool
+) -> bool:
+    """Does every number within the writer's bound satisfy the reader's?"""
+    if writer is None:
+        return False
+    value, exclusive = writer
+    if value != reader_value:
+        return value > reader_value if lower else value < reader_value
+    return exclusive or not reader_exclusive
+
+
+def _divides(divisor: float, value: float) -> bool:
+    """Is every multiple of `value` a multiple of `divisor`, also in floating point?"""
+    if divisor == value:
+        return True
+    if float(divisor).is_integer() and float(value).is_integer():
+        return int(value) % int(divisor) == 0
+    return False  # fractional steps round differently in validators: stay on the safe side
+
+
+def _check_number(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, integers_only: bool
+) -> list[Incompatibility]:
+    findings = []
+    sides = (
+        (True, "minimum", "exclusiveMinimum", "at least", "above"),
+        (False, "maximum", "exclusiveMaximum", "at most", "below"),
+    )
+    for lower, inclusive, exclusive, inclusive_words, exclusive_words in sides:
+        bound = _writer_bound(writer, inclusive, exclusive, integers_only, lower)
+        for keyword, is_exclusive, words in (
+            (inclusive, False, inclusive_words),
+            (exclusive, True, exclusive_words),
+        ):
+            if keyword in reader and not _bound_holds(bound, reader[keyword], is_exclusive, lower):
+                if bound is None:
+                    theirs = "has no such bound"
+                else:
+                    bound_words = exclusive_words if bound[1] else inclusive_words
+                    theirs = f"allows {bound_words} {bound[0]}"
+                findings.append(
+                    _narrowed(
+                        NUMERIC_CONSTRAINT_NARROWED,
+                        where,
+                        keyword,
+                        f"the reader needs a number {words} {reader[keyword]}, the writer {theirs}",
+                    )
+                )
+    if "multipleOf" in reader:
+        step = reader["multipleOf"]
+        writer_step = writer.get("multipleOf")
+        safe = (writer_step is not None and _divides(step, writer_step)) or (
+            integers_only and _divides(step, 1)
+        )
+        if not safe:
+            findings.append(
+                _narrowed(
+                    NUMERIC_CONSTRAINT_NARROWED,
+                    where,
+                    "multipleOf",
+                    f"the reader needs a multiple of {step}, the writer's multipleOf is "
+                    f"{writer_step if writer_step is not None else 'none'}",
+                )
+            )
+    return findings
+
+
+def _check_array(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    findings = []
+    if reader.get("minItems", 0) > writer.get("minItems", 0):
+        findings.append(
+            _narrowed(
+                ARRAY_CONSTRAINT_NARROWED,
+                where,
+                "minItems",
+                f"the reader needs at least {reader['minItems']} items, the writer "
+                f"{writer.get('minItems', 0)}",
+            )
+        )
+    if "maxItems" in reader and writer.get("maxItems", math.inf) > reader["maxItems"]:
+        findings.append(
+            _narrowed(
+                ARRAY_CONSTRAINT_NARROWED,
+                where,
+                "maxItems",
+                f"the reader allows at most {reader['maxItems']} items, the writer "
+                f"{_up_to(writer.get('maxItems'))}",
+            )
+        )
+    if reader.get("uniqueItems") is True and writer.get("uniqueItems") is not True:
+        findings.append(
+            _narrowed(
+                ARRAY_CONSTRAINT_NARROWED,
+                where,
+                "uniqueItems",
+                "the reader requires unique items, the writer does not",
+            )
+        )
+    # Position by position: prefixItems first, then items for the rest of the array.
+    reader_prefix = reader.get("prefixItems", [])
+    writer_prefix = writer.get("prefixItems", [])
+    longest = writer.get("maxItems", math.inf)  # positions the writer never fills don't matter
+    reader_items, writer_items = reader.get("items", True), writer.get("items", True)
+    for index in range(max(len(reader_prefix), len(writer_prefix))):
+        if index >= longest:
+            break
+        theirs = writer_prefix[index] if index < len(writer_prefix) else writer_items
+        if index < len(reader_prefix):
+            findings += _check(
+                reader_prefix[index], theirs, where.item("prefixItems", index), context
+            )
+        else:
+            findings += _check(reader_items, theirs, where.item("items"), context)
+    if max(len(reader_prefix), len(writer_prefix)) < longest:
+        findings += _check(reader_items, writer_items, where.item("items"), context)
+    return findings
+
+
+def _matches(patterns: Mapping[str, Any], name: str) -> list[str]:
+    return [pattern for pattern in patterns if re.search(pattern, name)]
+
+
+def _writer_value(writer: Mapping[str, Any], name: str) -> Any:
+    """The writer's schema for values of an undeclared field `name`; None if never sent."""
+    matching = _matches(writer.get("patternProperties", {}), name)
+    if matching:
+        return writer["patternProperties"][matching[0]] if len(matching) == 1 else True
+    extra = writer.get("additionalProperties", True)
+    return None if extra is False else extra
+
+
+def _check_object(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    findings = []
+    reader_props: Mapping[str, Any] = reader.get("properties", {})
+    writer_props: Mapping[str, Any] = writer.get("properties", {})
+    writer_required = set(writer.get("required", []))
+    for name in reader.get("required", []):
+        if name in writer_required:
+            continue
+        if writer_props.get(name, False) is not False:
+            findings.append(
+                Incompatibility(
+                    PROPERTY_MADE_REQUIRED,
+                    where.prop(name).path,
+                    f"the reader requires {where.prop(name).name}, which is optional in the writer",
+                )
+            )
+        else:
+            findings.append(
+                Incompatibility(
+                    REQUIRED_PROPERTY_ADDED,
+                    where.prop(name).path,
+                    f"the reader requires {where.prop(name).name}, which the writer does "
+                    "not declare, so the writer's documents may lack it",
+                )
+            )
+
+    reader_patterns: Mapping[str, Any] = reader.get("patternProperties", {})
+    writer_patterns: Mapping[str, Any] = writer.get("patternProperties", {})
+    # With different patternProperties, which field falls under additionalProperties is
+    # not something this checker works out.
+    content_model_known = _same_keyword(
+        "patternProperties", reader_patterns, writer_patterns, context, set()
+    )
+    if not content_model_known:
+        findings.append(
+            Incompatibility(
+                UNSUPPORTED_CHANGE,
+                where.at("patternProperties").path,
+                f"the patternProperties of {where.name} differ between reader and writer; "
+                "this checker cannot prove the change safe",
+            )
+        )
+
+    for name, schema in reader_props.items():
+        here = where.prop(name)
+        if name in writer_props:
+            findings += _check(schema, writer_props[name], here, context)
+            continue
+        if not content_model_known:
+            continue
+        theirs = _writer_value(writer, name)
+        if theirs is not None and _check(schema, theirs, here, context):
+            how = "any value it allows" if _has_assertions(theirs) else "any value"
+            findings.append(
+                Incompatibility(
+                    PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL,
+                    here.path,
+                    f"the reader declares {here.name}, which the writer does not declare; the "
+                    f"writer's open content model lets its documents carry it with {how}",
+                )
+            )
+    if not content_model_known:
+        return findings
+
+    reader_extra = reader.get("additionalProperties", True)
+    if not _has_assertions(reader_extra):
+        return findings
+    # Fields the writer declares that the reader leaves to additionalProperties.
+    for name, schema in writer_props.items():
+        if name in reader_props or _matches(reader_patterns, name) or schema is False:
+            continue
+        if reader_extra is False:
+            findings.append(
+                Incompatibility(
+                    PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL,
+                    where.prop(name).path,
+                    f"the writer may send {where.prop(name).name}, which the reader's closed "
+                    "content model (additionalProperties: false) does not allow",
+                )
+            )
+        else:
+            named = _Where(where.extra().path, where.prop(name).field)
+            findings += _check(reader_extra, schema, named, context)
+    # Fields neither declares.
+    writer_extra = writer.get("additionalProperties", True)
+    if writer_extra is not False:
+        if reader_extra is False:
+            findings.append(
+                Incompatibility(
+                    ADDITIONAL_PROPERTIES_NARROWED,
+                    where.extra().path,
+                    f"the writer's content model for {where.name} is open but the reader's is "
+                    "closed (additionalProperties: false), so fields the writer adds are "
+                    "rejected",
+                )
+            )
+        else:
+            findings += _check(reader_extra, writer_extra, where.extra(), context)
+    return findings
+
+
+def _check_unmodeled(
+    reader: Mapping[str, Any],
+    writer: Mapping[str, Any],
+    where: _Where,
+    context: _Context,
+    families: set[str],
+) -> list[Incompatibility]:
+    """Assertions the rules don't model are safe only when the writer has the same ones."""
+    findings = []
+    done: set[str] = set()
+    for keyword in reader:
+        if keyword not in _ASSERTIONS or keyword in _MODELED or keyword in done:
+            continue
+        family = _KEYWORD_FAMILY.get(keyword)
+        if family is not None and family not in families:
+            continue
+        group = _GROUPS.get(keyword, (keyword,))
+        done.update(group)
+        same = keyword not in _CONTEXT_DEPENDENT and all(
+            (member in reader) == (member in writer)
+            and (
+                member not in reader
+                or _same_keyword(member, reader[member], writer[member], context, set())
+            )
+            for member in group
+        )
+        if not same:
+            findings.append(
+                Incompatibility(
+                    UNSUPPORTED_CHANGE,
+                    where.at(keyword).path,
+                    f"the reader's {keyword!r} for {where.name} differs from the writer's; "
+                    "this checker cannot prove the change safe",
+                )
+            )
+    return findings

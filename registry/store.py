@@ -202,7 +202,10 @@ class KafkaSchemaStore:
             # A second consumer only answers "where does the topic end?"; the reader's
             # consumer belongs to its thread (kafka-python clients are not thread-safe).
             self._offsets = KafkaConsumer(
-                **config, group_id=None, client_id=f"{self.client_id}-offsets"
+                **config,
+                group_id=None,
+                enable_auto_commit=False,
+                client_id=f"{self.client_id}-offsets",
             )
             self._producer = KafkaProducer(
                 **config,

@@ -1,4 +1,4 @@
-"""Live mode: the shop sends its events to Kafka at a steady rate, with chaos, until told to stop."""
+"""Live mode: the shop sends its events to Kafka at a steady rate, with chaos, until stopped."""
 
 from __future__ import annotations
 
@@ -56,9 +56,7 @@ def run_live(
     catalog = catalog or default_catalog()
     ledger = ledger or Ledger()
     stop = stop or threading.Event()
-    with EventProducer(
-        settings, catalog=catalog, linger_ms=20, batch_size=512 * 1024
-    ) as producer:
+    with EventProducer(settings, catalog=catalog, linger_ms=20, batch_size=512 * 1024) as producer:
         ids = {(c.subject, c.version): producer.schema_id(c) for c in catalog}
         topics = {d: settings.kafka.topics[d].name for d in catalog.domains()}
         records = wire_records(Shop(shop, catalog).events(_now()), chaos, shop.seed, ids)

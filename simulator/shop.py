@@ -274,9 +274,15 @@ class Shop:
         )
 
     def _cancel(self, at: datetime) -> None:
-        pool = self.unpaid if self.unpaid and (not self.paid or self.rng.random() < 0.6) else self.paid
+        pool = (
+            self.unpaid if self.unpaid and (not self.paid or self.rng.random() < 0.6) else self.paid
+        )
         order = pool.pop(self.rng.randrange(len(pool)))
-        reason = "payment_failed" if pool is self.unpaid and self.rng.random() < 0.5 else "customer_request"
+        reason = (
+            "payment_failed"
+            if pool is self.unpaid and self.rng.random() < 0.5
+            else "customer_request"
+        )
         self._emit(
             "OrderCancelled",
             {"order_id": order.order_id, "customer_id": order.customer_id, "reason": reason},
@@ -321,7 +327,7 @@ class Shop:
         if not self.customers:
             self._register(at)
             return
-        customer_id, region = self.rng.choice(self.customers)
+        customer_id, _region = self.rng.choice(self.customers)
         data: dict[str, Any] = {"customer_id": customer_id}
         if self.rng.random() < 0.5:
             data["marketing_opt_in"] = self.rng.random() < 0.5

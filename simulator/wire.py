@@ -81,13 +81,17 @@ _MALFORMATIONS = (
 )
 
 
-def _malformed(event: ShopEvent, rng: random.Random, schema_ids: Mapping[tuple[str, int], int]) -> WireRecord:
+def _malformed(
+    event: ShopEvent, rng: random.Random, schema_ids: Mapping[tuple[str, int], int]
+) -> WireRecord:
     """A broken copy of `event` under a fresh id: it must land in quarantine, never in a report."""
     how = rng.choice(_MALFORMATIONS)
     key = event.key.encode()
     domain = event.contract.domain
     if how == "not_json":
-        return WireRecord(domain, key, b"\x00{not json" + event.event_id.encode(), "malformed", reason=how)
+        return WireRecord(
+            domain, key, b"\x00{not json" + event.event_id.encode(), "malformed", reason=how
+        )
     doc = orjson.loads(encode(event, schema_ids))
     doc["id"] = f"bad-{event.event_id}"
     data = doc["data"]
@@ -102,7 +106,9 @@ def _malformed(event: ShopEvent, rng: random.Random, schema_ids: Mapping[tuple[s
         else:
             data.pop(event.contract.key_field)
     elif how == "negative_money":
-        money = [n for n, s in event.contract.schema["properties"].items() if s.get("x-rapport-type")]
+        money = [
+            n for n, s in event.contract.schema["properties"].items() if s.get("x-rapport-type")
+        ]
         if money:
             data[money[0]] = "-1.00x"
         else:
@@ -118,7 +124,13 @@ def _unknown(event: ShopEvent, schema_ids: Mapping[tuple[str, int], int]) -> Wir
     doc["type"] = f"rapport.{event.contract.domain}.Teleported"
     doc["dataschema"] = f"urn:rapport:contracts:{event.contract.domain}:Teleported:v1"
     doc.pop("schemaid", None)
-    return WireRecord(event.contract.domain, event.key.encode(), orjson.dumps(doc), "unknown_type", reason="unknown_event_type")
+    return WireRecord(
+        event.contract.domain,
+        event.key.encode(),
+        orjson.dumps(doc),
+        "unknown_type",
+        reason="unknown_event_type",
+    )
 
 
 def wire_records(
@@ -143,7 +155,9 @@ def wire_records(
         late = rng.random() < chaos.late
         if late:
             event = replace(event, time=event.time - chaos.late_by)
-        record = WireRecord(event.contract.domain, event.key.encode(), encode(event, ids), "event", event, late)
+        record = WireRecord(
+            event.contract.domain, event.key.encode(), encode(event, ids), "event", event, late
+        )
         if rng.random() < chaos.out_of_order:
             hold(record, rng.randint(1, chaos.out_of_order_max_delay))
         else:

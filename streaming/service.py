@@ -28,9 +28,10 @@ class StreamService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # The state dir in the command line tells this project's stream from any other.
+        # Module and state dir in the command line tell this project's stream from any other
+        # process, the registry included (it carries the same --state-dir).
         self.process = ManagedProcess(
-            "stream", settings.run_dir, marker=f"--state-dir={settings.state_dir}"
+            "stream", settings.run_dir, marker=f"{RUNNER_MODULE} --state-dir={settings.state_dir}"
         )
 
     def _board(self) -> dict[str, Any]:

@@ -47,6 +47,8 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
         (state / "jars").symlink_to(PROJECT_JARS, target_is_directory=True)
         broker, controller = free_port(), free_port()
         kafka = {"broker_port": broker, "controller_port": controller, "broker_heap": "512m"}
+        registry = {"port": free_port()}
+        registry.update(overrides.pop("registry", {}))
         kafka.update(overrides.pop("kafka", {}))
         spark = {
             "master": "local[2]",
@@ -57,7 +59,9 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
         spark.update(overrides.pop("spark", {}))
         stream = {"trigger_interval": "1 second"}
         stream.update(overrides.pop("stream", {}))
-        return Settings(state_dir=state, kafka=kafka, spark=spark, stream=stream, **overrides)
+        return Settings(
+            state_dir=state, kafka=kafka, registry=registry, spark=spark, stream=stream, **overrides
+        )
 
     return factory
 
@@ -106,3 +110,19 @@ def rapport_bin() -> Path:
     import sys
 
     return Path(sys.executable).with_name("rapport")
+
+
+@pytest.fixture(scope="session")
+def schema_registry(settings: Settings, kafka_broker: Any) -> Iterator[Any]:
+    """The bundled schema registry, on the session broker, with every contract registered."""
+    from contracts.catalog import default_catalog
+    from publishing.deploy import register_all
+    from registry.client import RegistryClient
+    from registry.service import RegistryService
+
+    service = RegistryService(settings)
+    service.start()
+    client = RegistryClient(settings.registry)
+    register_all(client, default_catalog())
+    yield client
+    service.stop()

@@ -79,6 +79,7 @@ def test_status_of_a_stopped_stack(isolated: Path) -> None:
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 0
     assert "kafka    stopped" in result.output
+    assert "registry stopped" in result.output
     assert "stream   stopped" in result.output
 
 

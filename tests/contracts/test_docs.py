@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.docs import EVENTS_MD, main, render
 from contracts.catalog import default_catalog
+from contracts.docs import EVENTS_MD, main, render
 
 pytestmark = pytest.mark.unit
 

@@ -67,6 +67,7 @@ def test_up_produce_query_down(
 
         status = rapport(env, "status")
         assert "kafka    running" in status.stdout
+        assert "registry running" in status.stdout
         assert "stream   running" in status.stdout
 
         event_id = f"e2e-{uuid.uuid4().hex}"
@@ -150,6 +151,7 @@ def test_run_stops_everything_on_ctrl_c(
         text = "".join(lines)
         assert f"127.0.0.1:{settings.kafka.broker_port}" in text  # says what runs where
         assert settings.lakehouse in text
+        assert settings.registry.url in text
         assert port_open(settings.kafka.broker_port)
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=180)

@@ -19,8 +19,13 @@ pytestmark = pytest.mark.unit
 
 def test_days_land_in_their_partitions_and_match_the_ledger(tmp_path: Path) -> None:
     ledger = write_history(
-        tmp_path, default_catalog(), ShopConfig(seed=9), ChaosConfig(duplicates=0.02),
-        date(2026, 3, 30), days=3, actions_per_day=800,
+        tmp_path,
+        default_catalog(),
+        ShopConfig(seed=9),
+        ChaosConfig(duplicates=0.02),
+        date(2026, 3, 30),
+        days=3,
+        actions_per_day=800,
     )
     folders = sorted(p.name for p in tmp_path.iterdir())
     assert folders == ["date=2026-03-30", "date=2026-03-31", "date=2026-04-01"]
@@ -41,5 +46,12 @@ def test_days_land_in_their_partitions_and_match_the_ledger(tmp_path: Path) -> N
 
 def test_late_arrivals_are_refused_in_history_mode(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="late"):
-        write_history(tmp_path, default_catalog(), ShopConfig(), ChaosConfig(late=0.1),
-                      date(2026, 1, 1), 1, 10)
+        write_history(
+            tmp_path,
+            default_catalog(),
+            ShopConfig(),
+            ChaosConfig(late=0.1),
+            date(2026, 1, 1),
+            1,
+            10,
+        )

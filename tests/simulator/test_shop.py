@@ -76,13 +76,14 @@ def test_events_are_keyed_by_their_entity_and_enveloped() -> None:
 
 def test_new_version_share_is_respected() -> None:
     versions = Counter(
-        e.contract.version for e in run(actions=4000, v2_share=0.5)
+        e.contract.version
+        for e in run(actions=4000, v2_share=0.5)
         if e.contract.event_type == "OrderPlaced"
     )
     assert 0.4 < versions[2] / (versions[1] + versions[2]) < 0.6
     assert Counter(
         e.contract.version for e in run(actions=500) if e.contract.event_type == "OrderPlaced"
-    ) .keys() == {1}
+    ).keys() == {1}
 
 
 def test_chaos_shares_are_validated() -> None:

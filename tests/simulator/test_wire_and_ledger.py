@@ -33,8 +33,14 @@ def test_no_chaos_means_every_event_once_in_order() -> None:
 
 def test_chaos_kinds_and_shares() -> None:
     events = shop_events(actions=4000)
-    chaos = ChaosConfig(duplicates=0.1, out_of_order=0.1, late=0.05, malformed=0.05,
-                        unknown_types=0.02, duplicate_max_delay=300)
+    chaos = ChaosConfig(
+        duplicates=0.1,
+        out_of_order=0.1,
+        late=0.05,
+        malformed=0.05,
+        unknown_types=0.02,
+        duplicate_max_delay=300,
+    )
     records = list(wire_records(events, chaos, seed=1))
     kinds = Counter(r.kind for r in records)
     n = len(events)
@@ -76,8 +82,16 @@ def event(event_type: str, data: dict[str, object], minute: int, eid: str) -> Sh
 
 
 def order(oid: str, customer: str, total: str) -> dict[str, object]:
-    return {"order_id": oid, "customer_id": customer, "lines": [], "currency": "EUR",
-            "channel": "web", "region": "eu-west", "warehouse": "WH-AMS", "total": total}
+    return {
+        "order_id": oid,
+        "customer_id": customer,
+        "lines": [],
+        "currency": "EUR",
+        "channel": "web",
+        "region": "eu-west",
+        "warehouse": "WH-AMS",
+        "total": total,
+    }
 
 
 def test_ledger_figures_on_a_hand_made_day() -> None:
@@ -89,12 +103,33 @@ def test_ledger_figures_on_a_hand_made_day() -> None:
         WireRecord("orders", b"o1", b"garbage", "malformed", reason="not_json"),
     ]
     second = event("OrderPlaced", order("o2", "c2", "4.25"), 1, "e2")
-    refund = event("RefundIssued", {"refund_id": "r", "payment_id": "p", "invoice_id": "i",
-                                    "order_id": "o1", "amount": "10.50", "currency": "EUR",
-                                    "reason": "returned"}, 1, "e3")
-    signup = event("CustomerRegistered", {"customer_id": "c3", "email": "a@b.co", "name": "A",
-                                          "region": "apac", "channel": "web",
-                                          "marketing_opt_in": False}, 1, "e4")
+    refund = event(
+        "RefundIssued",
+        {
+            "refund_id": "r",
+            "payment_id": "p",
+            "invoice_id": "i",
+            "order_id": "o1",
+            "amount": "10.50",
+            "currency": "EUR",
+            "reason": "returned",
+        },
+        1,
+        "e3",
+    )
+    signup = event(
+        "CustomerRegistered",
+        {
+            "customer_id": "c3",
+            "email": "a@b.co",
+            "name": "A",
+            "region": "apac",
+            "channel": "web",
+            "marketing_opt_in": False,
+        },
+        1,
+        "e4",
+    )
     for e in (second, refund, signup):
         records.append(WireRecord(e.contract.domain, b"k", encode(e, {}), "event", e))
     for r in records:
@@ -119,12 +154,20 @@ def test_ledger_counts_each_event_once_whatever_the_chaos() -> None:
     calm, wild = Ledger(), Ledger()
     for r in wire_records(events, ChaosConfig(), seed=5):
         calm.record(r)
-    for r in wire_records(events, ChaosConfig(duplicates=0.2, out_of_order=0.2, malformed=0.1,
-                                              unknown_types=0.1), seed=5):
+    for r in wire_records(
+        events,
+        ChaosConfig(duplicates=0.2, out_of_order=0.2, malformed=0.1, unknown_types=0.1),
+        seed=5,
+    ):
         wild.record(r)
     a, b = calm.expected(), wild.expected()
-    for key in ("events_by_type", "per_day", "per_minute", "inventory_on_hand",
-                "orders_per_minute_by_region_channel"):
+    for key in (
+        "events_by_type",
+        "per_day",
+        "per_minute",
+        "inventory_on_hand",
+        "orders_per_minute_by_region_channel",
+    ):
         assert a[key] == b[key], key
     assert sum(b["duplicates_by_type"].values()) > 0
 

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed and memory of the parts that must keep up."""

@@ -1,0 +1,143 @@
+"""Simulator benchmarks: history mode (1M records) and live mode (5,000 records/s for a minute).
+
+Run with `make bench` (or `uv run python -m bench.simulator`). The live run starts its own
+broker and registry in a temporary folder, so it never disturbs a running stack, and checks
+that what reached Kafka is exactly what the ledger says was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from contracts.catalog import default_catalog
+from lakehouse.settings import PROJECT_ROOT, Settings
+from simulator.history import write_history
+from simulator.shop import ShopConfig
+from simulator.wire import ChaosConfig
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_history(records: int) -> dict[str, Any]:
+    """Write about `records` records as history; report seconds, records/s and peak memory."""
+    folder = Path(tempfile.mkdtemp(prefix="rapport-bench-history-"))
+    days = 10
+    # ~2 records per action on average (orders fan out into stock and billing events).
+    actions = int(records / 2.0 / days)
+    start = time.perf_counter()
+    cpu = time.process_time()
+    ledger = write_history(
+        folder,
+        default_catalog(),
+        ShopConfig(seed=1),
+        ChaosConfig(duplicates=0.01),
+        date(2026, 1, 1),
+        days,
+        actions,
+    )
+    elapsed = time.perf_counter() - start
+    sent = sum(ledger.sent.values())
+    size = sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
+    shutil.rmtree(folder)
+    return {
+        "records": sent,
+        "seconds": round(elapsed, 2),
+        "records_per_s": round(sent / elapsed),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "bytes_written_mb": round(size / 2**20, 1),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+def bench_live(rate: float, seconds: float) -> dict[str, Any]:
+    """Send at `rate` for `seconds` to a fresh local broker; verify Kafka against the ledger."""
+    from infra.kafka_broker import LocalKafkaBroker
+    from publishing.deploy import register_all
+    from registry.client import RegistryClient
+    from registry.service import RegistryService
+    from simulator.live import LiveRun, run_live
+    from tests.conftest import free_port
+
+    state = Path(tempfile.mkdtemp(prefix="rapport-bench-live-"))
+    (state / "jars").symlink_to(PROJECT_ROOT / "var" / "jars", target_is_directory=True)
+    settings = Settings(
+        state_dir=state,
+        kafka={"broker_port": free_port(), "controller_port": free_port()},
+        registry={"port": free_port()},
+    )
+    broker, registry = LocalKafkaBroker(settings), RegistryService(settings)
+    try:
+        broker.start()
+        registry.start()
+        register_all(RegistryClient(settings.registry), default_catalog())
+        chaos = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
+        wall, cpu = time.perf_counter(), time.process_time()
+        ledger = run_live(
+            settings, ShopConfig(seed=5), chaos, LiveRun(rate=rate, duration_s=seconds)
+        )
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        sent = sum(ledger.sent.values())
+        in_kafka = _count_in_kafka(settings)
+        return {
+            "target_rate": rate,
+            "seconds": round(wall, 1),
+            "records_sent": sent,
+            "achieved_rate": round(sent / wall),
+            "simulator_cpu_share": round(cpu / wall, 2),
+            "records_in_kafka": in_kafka,
+            "kafka_matches_ledger": in_kafka == sent,
+            "peak_rss_mb": round(peak_rss_mb()),
+        }
+    finally:
+        registry.stop()
+        broker.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _count_in_kafka(settings: Settings) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**settings.kafka.python_client_config())
+    try:
+        tps = [
+            TopicPartition(t.name, p)
+            for t in settings.kafka.topics.values()
+            for p in range(t.partitions)
+        ]
+        return int(sum(consumer.end_offsets(tps).values()))
+    finally:
+        consumer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--history-records", type=int, default=1_000_000)
+    parser.add_argument("--live-rate", type=float, default=5000)
+    parser.add_argument("--live-seconds", type=float, default=60)
+    parser.add_argument("--skip-live", action="store_true")
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+    results["history"] = bench_history(args.history_records)
+    print("history:", json.dumps(results["history"]))
+    if not args.skip_live:
+        results["live"] = bench_live(args.live_rate, args.live_seconds)
+        print("live:   ", json.dumps(results["live"]))
+    out = PROJECT_ROOT / "var" / "bench" / f"simulator-{results['at'][:19].replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
