@@ -59,7 +59,7 @@ def registry_start(foreground: bool) -> None:
         from registry.__main__ import serve
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        logging.getLogger("kafka").setLevel(logging.WARNING)
+        logging.getLogger("kafka").setLevel(logging.ERROR)
         sys.exit(serve(settings))
     from registry.service import RegistryService
 

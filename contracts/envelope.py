@@ -17,7 +17,9 @@ def utc_iso(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a Z, the only time format in Rapport events."""
     if moment.tzinfo is None:
         raise ValueError("event times must be timezone-aware (UTC)")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def envelope(

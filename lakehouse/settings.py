@@ -110,6 +110,20 @@ class KafkaSettings(BaseModel):
             config["ssl_cafile"] = str(self.ssl_cafile)
         return config
 
+    def librdkafka_config(self) -> dict[str, str]:
+        """The same connection for librdkafka (confluent-kafka), the fast producer transport."""
+        config = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol.lower(),
+        }
+        if self.sasl_mechanism and self.sasl_username and self.sasl_password:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            config["ssl.ca.location"] = str(self.ssl_cafile)
+        return config
+
     def spark_source_options(self) -> dict[str, str]:
         """Options for Spark's Kafka source: the same connection, in Spark's spelling."""
         options = {

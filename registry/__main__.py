@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # one line per connection otherwise
+    # kafka-python logs every connection at INFO and every retry at WARNING; the store
+    # reports what matters (a topic it cannot open, a reader that falls behind) itself.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     settings = Settings(state_dir=args.state_dir) if args.state_dir else Settings()
     return serve(settings)
 

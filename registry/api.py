@@ -75,7 +75,9 @@ def _version_id(text: str) -> int | None:
 
 def _level(text: object) -> CompatibilityLevel:
     try:
-        return CompatibilityLevel(str(text).strip().upper())
+        if not isinstance(text, str):
+            raise ValueError(text)  # a missing level must not read as "None" -> NONE
+        return CompatibilityLevel(text.strip().upper())
     except ValueError:
         raise RejectedError(
             ErrorCode.INVALID_COMPATIBILITY_LEVEL,
@@ -328,7 +330,8 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
 
     def check_reply(
         request: Request, subject: str, body: dict[str, Any], previous: list[SchemaVersion]
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """Confluent's answer to a compatibility check (CPU work: run it off the event loop)."""
         verbose = _flag(request, "verbose")
         try:
             schema = parse_schema(body)
@@ -350,12 +353,17 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
         if target is None and number is not None:
             raise RejectedError(ErrorCode.VERSION_NOT_FOUND, f"Version {number} not found.")
         # No version yet and "latest": anything is compatible with nothing (as Confluent).
-        return _reply(request, check_reply(request, subject, body, [target] if target else []))
+        previous = [target] if target else []
+        reply = await run_in_threadpool(check_reply, request, subject, body, previous)
+        return _reply(request, reply)
 
     async def check_against_all(request: Request) -> Response:
         subject = request.path_params["subject"]
         body = await _body(request)
-        return _reply(request, check_reply(request, subject, body, store.versions(subject)))
+        previous = store.versions(subject)
+        return _reply(
+            request, await run_in_threadpool(check_reply, request, subject, body, previous)
+        )
 
     # --- errors ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignor
     ValidationError,
     best_match,
 )
+from jsonschema.validators import validator_for  # type: ignore[import-untyped, unused-ignore]
 from referencing.exceptions import Unresolvable
 
 Schema = Mapping[str, Any]
@@ -74,6 +75,16 @@ SCHEMA_MADE_FALSE: Final = "schema_made_false"
 UNSUPPORTED_CHANGE: Final = "unsupported_change"
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+#: Drafts a client may declare in `$schema` (without the trailing '#').
+ACCEPTED_DIALECTS: Final = frozenset(
+    {
+        DIALECT,
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-04/schema",
+    }
+)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -191,18 +202,22 @@ def validate_schema(schema: Any) -> None:
         json.dumps(schema, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise InvalidSchemaError(f"the schema is not JSON: {error}") from error
+    dialect = schema.get("$schema")
+    if dialect is not None and dialect.rstrip("#") not in ACCEPTED_DIALECTS:
+        raise InvalidSchemaError(
+            f"$schema {dialect!r} is not a JSON Schema draft this registry knows; use one of "
+            + ", ".join(sorted(ACCEPTED_DIALECTS))
+        )
+    # Clients may declare an older draft (Confluent's serializers default to draft-07): the
+    # schema is checked against its own draft and compared on the keywords the drafts share.
+    validator = validator_for(schema, default=Draft202012Validator)
     try:
-        Draft202012Validator.check_schema(schema)
+        validator.check_schema(schema)
     except SchemaError as error:
         raise InvalidSchemaError(
-            f"not a valid JSON Schema (draft 2020-12) at {_pointer('#', error.path)}: "
-            f"{error.message}"
+            f"not a valid JSON Schema ({dialect or DIALECT}) at "
+            f"{_pointer('#', error.path)}: {error.message}"
         ) from error
-    dialect = schema.get("$schema")
-    if dialect is not None and dialect.rstrip("#") != DIALECT:
-        raise InvalidSchemaError(
-            f"contracts are JSON Schema draft 2020-12 ({DIALECT}), but $schema is {dialect!r}"
-        )
     if not _has_embedded_id(schema):
         for path, node in _subschemas(schema, "#"):
             ref = node.get("$ref") if isinstance(node, Mapping) else None

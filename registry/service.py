@@ -33,12 +33,15 @@ class RegistryService:
         )
 
     @property
-    def url(self) -> str:
-        """Where the bundled registry listens (a wildcard host is reached on loopback)."""
+    def _host(self) -> str:
+        """The host to reach the bundled registry on (a wildcard address means loopback)."""
         host = self.settings.registry.host
-        if host in {"0.0.0.0", "::", ""}:
-            host = "127.0.0.1"
-        return f"http://{host}:{self.settings.registry.port}"
+        return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+
+    @property
+    def url(self) -> str:
+        """Where the bundled registry listens (not `registry.url`, which may be a remote one)."""
+        return f"http://{self._host}:{self.settings.registry.port}"
 
     def answers(self) -> bool:
         """True when GET / on the registry returns 200."""
@@ -50,10 +53,11 @@ class RegistryService:
             return False
 
     def _port_taken(self) -> bool:
-        host = self.url.split("//", 1)[1].rsplit(":", 1)[0]
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.settimeout(1.0)
-            return probe.connect_ex((host, self.settings.registry.port)) == 0
+        try:
+            with socket.create_connection((self._host, self.settings.registry.port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def start(self, timeout_s: float | None = None) -> bool:
         """Start the registry and wait until it answers; False if it already ran."""

@@ -217,8 +217,9 @@ class KafkaSchemaStore:
         except KafkaError as exc:
             self.close()
             raise StoreError(
-                f"cannot open the registry topic {self.topic!r} on "
-                f"{self.settings.kafka.bootstrap_servers}: {exc}"
+                f"cannot open the registry topic {self.topic!r} on Kafka at "
+                f"{self.settings.kafka.bootstrap_servers} ({exc}). "
+                "Is Kafka running? Start it with `make up` or `uv run rapport kafka start`."
             ) from exc
         self._thread = threading.Thread(
             target=self._follow, name=f"registry-reader-{self.topic}", daemon=True
@@ -241,7 +242,12 @@ class KafkaSchemaStore:
         from kafka import KafkaAdminClient
         from kafka.errors import TopicAlreadyExistsError
 
-        admin = KafkaAdminClient(**config, client_id=f"{self.client_id}-admin")
+        # The first contact fails fast: Kafka is either up already or not started at all.
+        admin = KafkaAdminClient(
+            **config,
+            client_id=f"{self.client_id}-admin",
+            bootstrap_timeout_ms=int(min(10.0, timeout_s / 3) * 1000),
+        )
         try:
             if self.topic not in set(admin.list_topics()):
                 try:
@@ -295,8 +301,13 @@ class KafkaSchemaStore:
         while not self._stop.is_set():
             try:
                 batches = self._consumer.poll(timeout_ms=_POLL_MS)
-                records = [r for batch in batches.values() for r in batch]
-                records.sort(key=lambda r: r.offset)
+                records = sorted(
+                    (r for batch in batches.values() for r in batch), key=lambda r: r.offset
+                )
+                # Applied before asking for the position: records polled are never dropped.
+                with self._state:
+                    for record in records:
+                        self._apply(record.key, record.value)
                 position = self._consumer.position(self._tp)
             except Exception as exc:  # a broker outage: keep trying, tell waiting writers
                 if self._stop.is_set():
@@ -308,8 +319,6 @@ class KafkaSchemaStore:
                 time.sleep(1.0)
                 continue
             with self._state:
-                for record in records:
-                    self._apply(record.key, record.value)
                 self._consumer_error = None
                 if position is not None:
                     self._position = max(self._position, int(position))
@@ -327,14 +336,22 @@ class KafkaSchemaStore:
             return
         keytype = key.get("keytype")
         if keytype == "SCHEMA":
-            subject, version = str(key.get("subject")), int(key.get("version", 0))
+            try:
+                subject, version = str(key["subject"]), int(key["version"])
+            except (KeyError, TypeError, ValueError):
+                log.warning("skipping a malformed schema key in %s: %r", self.topic, key)
+                return
             previous = self._versions.get(subject, {}).get(version)
             if value is None:
                 self._versions.get(subject, {}).pop(version, None)
                 if not self._versions.get(subject):
                     self._versions.pop(subject, None)
             else:
-                entry = SchemaVersion.from_record(value)
+                try:
+                    entry = SchemaVersion.from_record(value)
+                except (KeyError, TypeError, ValueError):
+                    log.warning("skipping a malformed schema record in %s: %r", self.topic, value)
+                    return
                 self._versions.setdefault(subject, {})[version] = entry
                 self._max_id = max(self._max_id, entry.id)
                 if entry.id not in self._texts_by_id:

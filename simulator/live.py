@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from contracts.catalog import ContractCatalog, default_catalog
 from contracts.validation import validate_payload
 from lakehouse.settings import Settings
-from publishing.producer import EventProducer
+from publishing.producer import EventProducer, Transport
 from simulator.ledger import Ledger
 from simulator.shop import Shop, ShopConfig
 from simulator.wire import ChaosConfig, wire_records
@@ -47,6 +47,7 @@ def run_live(
     catalog: ContractCatalog | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[int], None] | None = None,
+    transport: Transport = "librdkafka",
 ) -> Ledger:
     """Send until the run's limit, `stop` is set, or Ctrl-C; then flush and return the ledger.
 
@@ -56,7 +57,7 @@ def run_live(
     catalog = catalog or default_catalog()
     ledger = ledger or Ledger()
     stop = stop or threading.Event()
-    with EventProducer(settings, catalog=catalog, linger_ms=20, batch_size=512 * 1024) as producer:
+    with EventProducer(settings, catalog=catalog, transport=transport, linger_ms=20) as producer:
         ids = {(c.subject, c.version): producer.schema_id(c) for c in catalog}
         topics = {d: settings.kafka.topics[d].name for d in catalog.domains()}
         records = wire_records(Shop(shop, catalog).events(_now()), chaos, shop.seed, ids)

@@ -152,23 +152,24 @@ def wire_records(
         heapq.heappush(held, (n + delay, tiebreak, record))
 
     for event in events:
-        late = rng.random() < chaos.late
+        # A zero share draws nothing, so calm runs pay nothing for the chaos machinery.
+        late = bool(chaos.late) and rng.random() < chaos.late
         if late:
             event = replace(event, time=event.time - chaos.late_by)
         record = WireRecord(
             event.contract.domain, event.key.encode(), encode(event, ids), "event", event, late
         )
-        if rng.random() < chaos.out_of_order:
+        if chaos.out_of_order and rng.random() < chaos.out_of_order:
             hold(record, rng.randint(1, chaos.out_of_order_max_delay))
         else:
             n += 1
             yield record
-        if rng.random() < chaos.duplicates:
+        if chaos.duplicates and rng.random() < chaos.duplicates:
             hold(replace(record, kind="duplicate"), rng.randint(1, chaos.duplicate_max_delay))
-        if rng.random() < chaos.malformed:
+        if chaos.malformed and rng.random() < chaos.malformed:
             n += 1
             yield _malformed(event, rng, ids)
-        if rng.random() < chaos.unknown_types:
+        if chaos.unknown_types and rng.random() < chaos.unknown_types:
             n += 1
             yield _unknown(event, ids)
         while held and held[0][0] <= n:

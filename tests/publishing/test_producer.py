@@ -1,4 +1,4 @@
-"""The producer library against a real broker and the real registry."""
+"""The producer library against a real broker and the real registry, on both transports."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from lakehouse.settings import Settings
 from publishing.producer import DeliveryError, EventProducer, UnregisteredContractError
 
 pytestmark = pytest.mark.kafka
+TRANSPORTS = ["kafka-python", "librdkafka"]
 
 
 def order(order_id: str) -> dict[str, Any]:
@@ -24,63 +25,98 @@ def order(order_id: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def read_back(settings: Settings, topic: str, partition: int, offset: int) -> Any:
+def offsets(settings: Settings, topic: str) -> dict[Any, int]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(**settings.kafka.python_client_config(), consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(**settings.kafka.python_client_config())
     try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, offset)
-        return next(iter(consumer))
+        return dict(consumer.end_offsets([TopicPartition(topic, p) for p in range(3)]))
     finally:
         consumer.close()
 
 
+def records_since(settings: Settings, topic: str, start: dict[Any, int]) -> list[Any]:
+    """Every record of `topic` written after the `start` offsets, in partition order."""
+    from kafka import KafkaConsumer
+
+    end = offsets(settings, topic)
+    consumer = KafkaConsumer(**settings.kafka.python_client_config(), consumer_timeout_ms=10_000)
+    wanted = [tp for tp in end if end[tp] > start[tp]]
+    consumer.assign(wanted)
+    for tp in wanted:
+        consumer.seek(tp, start[tp])
+    remaining = sum(end[tp] - start[tp] for tp in wanted)
+    found = []
+    try:
+        for record in consumer:
+            found.append(record)
+            remaining -= 1
+            if remaining == 0:
+                break
+    finally:
+        consumer.close()
+    return found
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_publish_validates_envelopes_and_keys_by_entity(
-    settings: Settings, schema_registry: Any
+    settings: Settings, schema_registry: Any, transport: Any
 ) -> None:
+    topic = "rapport.orders.events"
     order_id = f"o-{uuid.uuid4().hex[:8]}"
-    with EventProducer(settings) as producer:
-        meta = producer.publish("OrderPlaced", order(order_id), version=1).get(timeout=30)
+    start = offsets(settings, topic)
+    with EventProducer(settings, transport=transport) as producer:
+        event_id = producer.publish("OrderPlaced", order(order_id), version=1)
+        producer.publish(
+            "OrderCancelled",
+            {"order_id": order_id, "customer_id": "c-1", "reason": "customer_request"},
+        )
         expected_id = producer.schema_id(producer.catalog.get("OrderPlaced", 1))
-    record = read_back(settings, "rapport.orders.events", meta.partition, meta.offset)
-    doc = orjson.loads(record.value)
-    assert record.key == order_id.encode()
+    records = records_since(settings, topic, start)
+    assert len(records) == 2
+    placed, cancelled = sorted(records, key=lambda r: r.offset)
+    doc = orjson.loads(placed.value)
+    assert doc["id"] == event_id
+    assert placed.key == order_id.encode()
     assert doc["type"] == "rapport.orders.OrderPlaced"
     assert doc["subject"] == order_id
     assert doc["dataschema"] == "urn:rapport:contracts:orders:OrderPlaced:v1"
     assert doc["schemaid"] == expected_id
     assert doc["data"] == order(order_id)
     assert datetime.fromisoformat(doc["time"]).tzinfo is not None
+    # One entity, one partition, in order.
+    assert cancelled.partition == placed.partition
+    assert orjson.loads(cancelled.value)["type"] == "rapport.orders.OrderCancelled"
 
 
-def test_one_entity_stays_in_one_partition(settings: Settings, schema_registry: Any) -> None:
-    order_id = f"o-{uuid.uuid4().hex[:8]}"
-    with EventProducer(settings) as producer:
-        placed = producer.publish("OrderPlaced", order(order_id)).get(timeout=30)
-        cancelled = producer.publish(
-            "OrderCancelled",
-            {"order_id": order_id, "customer_id": "c-1", "reason": "customer_request"},
-        ).get(timeout=30)
-    assert placed.partition == cancelled.partition
-    assert cancelled.offset > placed.offset
+def test_both_transports_pick_the_same_partition_for_a_key(
+    settings: Settings, schema_registry: Any
+) -> None:
+    topic = "rapport.inventory.events"
+    keys = [f"SKU-{20000 + i}" for i in range(12)]
+    partitions: dict[str, dict[str, int]] = {}
+    for transport in TRANSPORTS:
+        start = offsets(settings, topic)
+        with EventProducer(settings, transport=transport) as producer:  # type: ignore[arg-type]
+            for key in keys:
+                producer.send_raw(topic, key.encode(), b"{}", key)
+        partitions[transport] = {
+            r.key.decode(): r.partition for r in records_since(settings, topic, start)
+        }
+    assert partitions["kafka-python"] == partitions["librdkafka"]
+    assert len(set(partitions["librdkafka"].values())) > 1
 
 
 def test_invalid_payload_is_refused_and_never_sent(
     settings: Settings, schema_registry: Any
 ) -> None:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka.python_client_config())
-    tps = [TopicPartition("rapport.orders.events", p) for p in range(3)]
-    before = consumer.end_offsets(tps)
+    topic = "rapport.orders.events"
+    before = offsets(settings, topic)
     bad = order("o-bad")
     bad["total"] = 21.0  # money as a float
     with EventProducer(settings) as producer, pytest.raises(InvalidEventError, match=r"\$\.total"):
         producer.publish("OrderPlaced", bad)
-    assert consumer.end_offsets(tps) == before
-    consumer.close()
+    assert offsets(settings, topic) == before
 
 
 def test_unregistered_contract_says_how_to_register(
@@ -90,12 +126,10 @@ def test_unregistered_contract_says_how_to_register(
 
     other = make_settings(
         "unregistered",
-        kafka={
-            "broker_port": settings.kafka.broker_port,
-            "controller_port": settings.kafka.controller_port,
-        },
+        kafka={"broker_port": settings.kafka.broker_port,
+               "controller_port": settings.kafka.controller_port},
         registry={"topic": f"_schemas_{uuid.uuid4().hex[:6]}"},
-    )
+    )  # fmt: skip
     service = RegistryService(other)
     service.start()
     try:
@@ -108,24 +142,41 @@ def test_unregistered_contract_says_how_to_register(
         service.stop()
 
 
-def test_delivery_failure_reaches_the_caller(settings: Settings, schema_registry: Any) -> None:
+@pytest.mark.parametrize(
+    ("transport", "overrides"),
+    [
+        ("kafka-python", {"max_request_size": 4 * 2**20}),
+        ("librdkafka", {"message.max.bytes": 4 * 2**20}),
+    ],
+)
+def test_delivery_failure_reaches_the_caller(
+    settings: Settings, schema_registry: Any, transport: Any, overrides: dict[str, Any]
+) -> None:
     # The broker refuses records over message.max.bytes (1 MiB): an asynchronous failure.
-    producer = EventProducer(settings, max_request_size=4 * 1024 * 1024)
-    try:
-        producer.send_raw("rapport.orders.events", b"k", b"x" * (2 * 1024 * 1024), "too-big")
-        with pytest.raises(DeliveryError, match="too-big"):
-            producer.flush(timeout_s=30)
-    finally:
-        producer._producer.close(timeout=10)
+    producer = EventProducer(settings, transport=transport, **overrides)
+    producer.send_raw("rapport.orders.events", b"k", b"x" * (2 * 2**20), "too-big")
+    with pytest.raises(DeliveryError, match="too-big"):
+        producer.close(timeout_s=30)
+
+
+def test_unreachable_broker_is_a_clear_error(make_settings: Any) -> None:
+    from infra.processes import ServiceError
+
+    lonely = make_settings("no-broker")
+    for transport in TRANSPORTS:
+        with pytest.raises(ServiceError, match="make up"):
+            EventProducer(lonely, transport=transport)  # type: ignore[arg-type]
 
 
 def test_event_time_defaults_to_now_utc(settings: Settings, schema_registry: Any) -> None:
+    topic = "rapport.customers.events"
+    start = offsets(settings, topic)
     before = datetime.now(UTC)
     with EventProducer(settings) as producer:
-        meta = producer.publish(
+        producer.publish(
             "CustomerLoggedIn", {"customer_id": "c-9", "channel": "mobile", "region": "apac"}
-        ).get(timeout=30)
-    doc = orjson.loads(
-        read_back(settings, "rapport.customers.events", meta.partition, meta.offset).value
+        )
+    (record,) = records_since(settings, topic, start)
+    assert datetime.fromisoformat(orjson.loads(record.value)["time"]) >= before.replace(
+        microsecond=0
     )
-    assert datetime.fromisoformat(doc["time"]) >= before.replace(microsecond=0)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from infra.processes import wait_until
@@ -219,8 +219,9 @@ def test_not_found_and_invalid_version_codes(sr: SchemaRegistryClient, loose_sub
         Schema("{not json", "JSON"),
         Schema(json.dumps({"type": 12}), "JSON"),  # valid JSON, not a valid JSON Schema
         Schema(json.dumps({"type": "record", "name": "R", "fields": []}), "AVRO"),
+        Schema(json.dumps(order_v1()), "JSON", [SchemaReference("m.json", "money", 1)]),
     ],
-    ids=["not-json", "not-a-json-schema", "avro"],
+    ids=["not-json", "not-a-json-schema", "avro", "with-references"],
 )
 def test_invalid_schemas_are_422_42201(sr: SchemaRegistryClient, schema: Schema) -> None:
     subject = unique("invalid")
@@ -258,11 +259,13 @@ def test_subject_config(sr: SchemaRegistryClient, registry_url: str) -> None:
     assert error_of(sr.delete_config, subject).error_code == 40401
 
 
-def test_invalid_compatibility_level_is_42203(sr: SchemaRegistryClient) -> None:
+def test_invalid_compatibility_level_is_42203(sr: SchemaRegistryClient, registry_url: str) -> None:
     error = error_of(sr.set_compatibility, level="SIDEWAYS")
     assert (error.http_status_code, error.error_code) == (422, 42203)
     error = error_of(sr.set_compatibility, subject_name=unique("s"), level="SIDEWAYS")
     assert error.error_code == 42203
+    no_level = requests.put(f"{registry_url}/config", json={}, timeout=10)
+    assert (no_level.status_code, no_level.json()["error_code"]) == (422, 42203)
     assert sr.get_compatibility() == "BACKWARD"
 
 
@@ -289,6 +292,7 @@ def test_incompatible_schema_is_409(sr: SchemaRegistryClient, registry_url: str)
     error = error_of(sr.register_schema, subject, json_schema(breaking))
     assert (error.http_status_code, error.error_code) == (409, 409)
     assert "incompatible" in error.error_message
+    assert "customer_id" in error.error_message  # the reasons, not just the verdict
     assert sr.get_versions(subject) == [1]
 
     # The same change passes once the subject's level allows it.
@@ -300,10 +304,11 @@ def test_incompatible_schema_is_409(sr: SchemaRegistryClient, registry_url: str)
 
 def test_compatible_change_registers(sr: SchemaRegistryClient) -> None:
     subject = unique("evolving")
-    v1 = with_marker(subject)
+    v1 = with_marker(subject) | {"additionalProperties": False}
     sr.register_schema(subject, json_schema(v1))
-    v2 = with_marker(subject)
-    v2["properties"]["note"] = {"type": "string"}  # optional: old documents stay valid
+    # A new optional field in a closed content model: every v1 document is a valid v2 one.
+    v2 = with_marker(subject) | {"additionalProperties": False}
+    v2["properties"]["note"] = {"type": "string"}
     assert sr.test_compatibility(subject, json_schema(v2), version=1) is True
     sr.register_schema(subject, json_schema(v2))
     assert sr.get_versions(subject) == [1, 2]
