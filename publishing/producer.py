@@ -108,6 +108,8 @@ class _LibrdkafkaSender:
             "linger.ms": linger_ms,
             # The Java client's partitioner: a key lands where kafka-python would put it.
             "partitioner": "murmur2_random",
+            # librdkafka would buffer up to 1 GiB by default; 64 MiB is seconds of traffic here.
+            "queue.buffering.max.kbytes": 65536,
             **overrides,
         }
         self._producer = Producer(config)
