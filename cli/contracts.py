@@ -6,8 +6,9 @@ import sys
 
 import click
 
+from cli.common import load_settings
 from contracts.catalog import ContractCatalog, ContractError, load_catalog
-from lakehouse.settings import Settings, get_settings
+from lakehouse.settings import Settings
 from registry.client import RegistryClient, RegistryError
 from registry.compatibility import CompatibilityLevel
 
@@ -37,7 +38,7 @@ def register() -> None:
     """Register every contract version in the registry (idempotent; fails on a breaking change)."""
     from publishing.deploy import IncompatibleContractError, register_all
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         done = register_all(_client(settings), _catalog(settings))
     except (IncompatibleContractError, RegistryError, ContractError) as exc:
@@ -64,7 +65,7 @@ def check(offline: bool, level: str) -> None:
     """Fail (exit 1) if a contract change is incompatible, naming the field and the rule."""
     from publishing.deploy import check_against_registry, check_local_history
 
-    settings = get_settings()
+    settings = load_settings()
     catalog = _catalog(settings)
     try:
         findings = (
@@ -87,7 +88,7 @@ def diff(event_type: str | None) -> None:
     """Show how the local contracts differ from the latest registered versions."""
     from publishing.deploy import diff_contract
 
-    settings = get_settings()
+    settings = load_settings()
     catalog = _catalog(settings)
     client = _client(settings)
     try:

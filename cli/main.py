@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
-from infra.processes import ServiceError
-from lakehouse.settings import Settings, get_settings
-from lakehouse.spark import MissingJarsError
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise click.ClickException(
-            f"invalid configuration (RAPPORT_* variables or .env):\n{exc}"
-        ) from exc
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _fail_clearly(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the errors a user can act on into one clear message instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (ServiceError, MissingJarsError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
+from cli.common import fail_clearly, load_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,21 +21,21 @@ def main() -> None:
 
 
 @main.command()
-@_fail_clearly
+@fail_clearly
 def run() -> None:
     """Start Kafka, the schema registry and the stream; say what runs where; Ctrl-C stops all."""
     from cli.stack import Stack
 
-    sys.exit(Stack(_settings()).run_foreground(click.echo))
+    sys.exit(Stack(load_settings()).run_foreground(click.echo))
 
 
 @main.command()
-@_fail_clearly
+@fail_clearly
 def up() -> None:
     """Start Kafka, the schema registry and the stream in the background (idempotent)."""
     from cli.stack import Stack
 
-    stack = Stack(_settings())
+    stack = Stack(load_settings())
     stack.up(click.echo)
     for line in stack.where():
         click.echo(line)
@@ -73,12 +43,12 @@ def up() -> None:
 
 
 @main.command()
-@_fail_clearly
+@fail_clearly
 def down() -> None:
     """Stop the stream, the registry, then Kafka (idempotent)."""
     from cli.stack import Stack
 
-    Stack(_settings()).down(click.echo)
+    Stack(load_settings()).down(click.echo)
 
 
 @main.command()
@@ -86,7 +56,7 @@ def status() -> None:
     """Show which services run, their pids and where they listen."""
     from cli.stack import Stack
 
-    for line in Stack(_settings()).status():
+    for line in Stack(load_settings()).status():
         click.echo(f"{line.name:<8} {'running' if line.running else 'stopped':<8} {line.detail}")
 
 
@@ -99,23 +69,23 @@ def kafka() -> None:
 
 
 @kafka.command("start")
-@_fail_clearly
+@fail_clearly
 def kafka_start() -> None:
     """Start the broker and create the topics; a no-op if it already runs."""
     from infra.kafka_broker import LocalKafkaBroker
 
-    broker = LocalKafkaBroker(_settings())
+    broker = LocalKafkaBroker(load_settings())
     started = broker.start()
     click.echo(f"Kafka {'started' if started else 'already running'} on {broker.bootstrap_servers}")
 
 
 @kafka.command("stop")
-@_fail_clearly
+@fail_clearly
 def kafka_stop() -> None:
     """Stop the broker cleanly; a no-op if it is not running."""
     from infra.kafka_broker import LocalKafkaBroker
 
-    stopped = LocalKafkaBroker(_settings()).stop()
+    stopped = LocalKafkaBroker(load_settings()).stop()
     click.echo("Kafka stopped" if stopped else "Kafka was not running")
 
 
@@ -124,7 +94,7 @@ def kafka_status() -> None:
     """Say whether the broker runs (exit code 0) or not (exit code 3)."""
     from infra.kafka_broker import LocalKafkaBroker
 
-    st = LocalKafkaBroker(_settings()).status()
+    st = LocalKafkaBroker(load_settings()).status()
     if st.running:
         click.echo(f"Kafka running (pid {st.pid}) on {st.bootstrap_servers}; data in {st.data_dir}")
     else:
@@ -142,10 +112,10 @@ def stream() -> None:
 
 @stream.command("start")
 @click.option("--foreground", is_flag=True, help="Run in this terminal until Ctrl-C.")
-@_fail_clearly
+@fail_clearly
 def stream_start(foreground: bool) -> None:
     """Start the streaming queries (in the background unless --foreground)."""
-    settings = _settings()
+    settings = load_settings()
     if foreground:
         import logging
 
@@ -161,12 +131,14 @@ def stream_start(foreground: bool) -> None:
 
 
 @stream.command("stop")
-@_fail_clearly
+@fail_clearly
 def stream_stop() -> None:
     """Stop the stream gracefully (SIGTERM: the current batch commits or replays)."""
     from streaming.service import StreamService
 
-    click.echo("stream stopped" if StreamService(_settings()).stop() else "stream was not running")
+    click.echo(
+        "stream stopped" if StreamService(load_settings()).stop() else "stream was not running"
+    )
 
 
 @stream.command("status")
@@ -174,7 +146,7 @@ def stream_status() -> None:
     """Show the stream's state and each query's last batch (exit code 3 if stopped)."""
     from streaming.service import StreamService
 
-    st = StreamService(_settings()).status()
+    st = StreamService(load_settings()).status()
     click.echo(f"stream {st.state}" + (f" (pid {st.pid})" if st.pid else ""))
     for name, q in st.queries.items():
         click.echo(
@@ -199,7 +171,7 @@ def stream_status() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Send every line of this file as one event.",
 )
-@_fail_clearly
+@fail_clearly
 def produce(topic: str, event: str | None, key: str | None, file_: Path | None) -> None:
     """Send raw events to a topic: TOPIC is a name or a domain (orders, customers, ...).
 
@@ -208,7 +180,7 @@ def produce(topic: str, event: str | None, key: str | None, file_: Path | None) 
     """
     from cli.produce import send_lines
 
-    settings = _settings()
+    settings = load_settings()
     topic_name = settings.kafka.topics[topic].name if topic in settings.kafka.topics else topic
     if event is not None:
         lines = [event]
@@ -230,15 +202,15 @@ def produce(topic: str, event: str | None, key: str | None, file_: Path | None) 
     show_default=True,
 )
 @click.option("--limit", type=int, default=100, show_default=True, help="Rows to print.")
-@_fail_clearly
+@fail_clearly
 def sql(query: str, fmt: str, limit: int) -> None:
     """Run Spark SQL over the catalog (bronze, silver, gold, ops) and print the result."""
     from pyspark.errors import AnalysisException, ParseException
 
     from lakehouse.spark import get_spark
 
-    settings = _settings().model_copy(
-        update={"spark": _settings().spark.model_copy(update={"ui_enabled": False})}
+    settings = load_settings().model_copy(
+        update={"spark": load_settings().spark.model_copy(update={"ui_enabled": False})}
     )
     spark = get_spark(settings, app_name="rapport-sql")
     try:

@@ -6,40 +6,11 @@ Wired into the main CLI with `main.add_command(registry)`. It does not import `c
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
 import click
 
-from infra.processes import ServiceError
-from lakehouse.settings import Settings, get_settings
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise click.ClickException(
-            f"invalid configuration (RAPPORT_* variables or .env):\n{exc}"
-        ) from exc
-
-
-def _fail_clearly(func: Callable[P, R]) -> Callable[P, R]:
-    """A service error becomes one clear message instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ServiceError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
+from cli.common import fail_clearly, load_settings
 
 
 @click.group()
@@ -49,10 +20,10 @@ def registry() -> None:
 
 @registry.command("start")
 @click.option("--foreground", is_flag=True, help="Run in this terminal until Ctrl-C.")
-@_fail_clearly
+@fail_clearly
 def registry_start(foreground: bool) -> None:
     """Start the registry (Kafka must run); a no-op if it already runs."""
-    settings = _settings()
+    settings = load_settings()
     if foreground:
         import logging
 
@@ -69,12 +40,12 @@ def registry_start(foreground: bool) -> None:
 
 
 @registry.command("stop")
-@_fail_clearly
+@fail_clearly
 def registry_stop() -> None:
     """Stop the registry; a no-op if it is not running."""
     from registry.service import RegistryService
 
-    stopped = RegistryService(_settings()).stop()
+    stopped = RegistryService(load_settings()).stop()
     click.echo("schema registry stopped" if stopped else "schema registry was not running")
 
 
@@ -83,7 +54,7 @@ def registry_status() -> None:
     """Say whether the registry runs (exit code 0) or not (exit code 3)."""
     from registry.service import RegistryService
 
-    st = RegistryService(_settings()).status()
+    st = RegistryService(load_settings()).status()
     if st.running:
         click.echo(f"schema registry running (pid {st.pid}) on {st.url}; topic {st.topic}")
     else:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
+from cli.common import load_settings
 from infra.processes import ServiceError
-from lakehouse.settings import get_settings
 
 
 @click.command()
@@ -80,7 +80,7 @@ def simulate(
     from simulator.shop import ShopConfig
     from simulator.wire import ChaosConfig
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         chaos = ChaosConfig(
             duplicates=duplicates,

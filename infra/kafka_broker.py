@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.processes import ManagedProcess, ServiceError, wait_until
+from infra.processes import ManagedProcess, ServiceError
 from lakehouse.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -189,24 +189,14 @@ class LocalKafkaBroker:
         self.config_file.write_text(self.server_properties())
         self.format_storage()
         cmd = self._java("kafka.Kafka", str(self.config_file), heap=self.settings.kafka.broker_heap)
-        proc = self.process.start(cmd)
-        log.info("Kafka broker starting (pid %s) on %s", proc.pid, self.bootstrap_servers)
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise ServiceError(
-                    "The Kafka broker exited during start. Last lines of "
-                    f"{self.process.log_file}:\n{self.process.log_tail()}\n"
-                    f"Full log: {self.log_dir / 'server.log'}"
-                )
-            return self.answers()
-
-        if not wait_until(ready, self.settings.kafka.start_timeout_s, interval_s=0.5):
-            self.process.stop()
-            raise ServiceError(
-                f"The Kafka broker did not answer on {self.bootstrap_servers} within "
-                f"{self.settings.kafka.start_timeout_s:.0f}s; see {self.log_dir / 'server.log'}"
-            )
+        log.info("Kafka broker starting on %s", self.bootstrap_servers)
+        self.process.launch(
+            cmd,
+            ready=self.answers,
+            timeout_s=self.settings.kafka.start_timeout_s,
+            what=f"The Kafka broker on {self.bootstrap_servers}",
+            hint=f"\nFull log: {self.log_dir / 'server.log'}",
+        )
         self.ensure_topics()
         return True
 

@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +84,36 @@ class ManagedProcess:
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        ready: Callable[[], bool],
+        timeout_s: float,
+        what: str,
+        env: Mapping[str, str] | None = None,
+        hint: str = "",
+    ) -> None:
+        """Start the service and return once `ready()` holds; a clear error if it never does.
+
+        If the process dies while starting, or is not ready by the deadline, it is stopped
+        and ServiceError carries the last lines of its output, so the user sees why.
+        """
+        proc = self.start(argv, env=env)
+
+        def started() -> bool:
+            if proc.poll() is not None:
+                raise ServiceError(
+                    f"{what} exited during start. Last lines of {self.log_file}:\n"
+                    f"{self.log_tail()}{hint}"
+                )
+            return ready()
+
+        if not wait_until(started, timeout_s, interval_s=0.25):
+            self.stop(timeout_s=10)
+            raise ServiceError(
+                f"{what} was not ready within {timeout_s:.0f}s; see {self.log_file}{hint}"
+            )
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """SIGTERM, wait for a clean exit, SIGKILL after `timeout_s`; False if not running."""

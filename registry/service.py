@@ -7,7 +7,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from infra.processes import ManagedProcess, ServiceError, wait_until
+from infra.processes import ManagedProcess, ServiceError
 from lakehouse.settings import Settings, settings_env
 
 REGISTRY_MODULE = "registry"
@@ -71,23 +71,14 @@ class RegistryService:
             )
         timeout_s = timeout_s or self.settings.registry.start_timeout_s
         argv = [sys.executable, "-m", REGISTRY_MODULE, f"--state-dir={self.settings.state_dir}"]
-        # The child rebuilds exactly these settings, whatever this process was given.
-        proc = self.process.start(argv, env={**os.environ, **settings_env(self.settings)})
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise ServiceError(
-                    "The schema registry exited during start. Last lines of "
-                    f"{self.process.log_file}:\n{self.process.log_tail()}"
-                )
-            return self.answers()
-
-        if not wait_until(ready, timeout_s, interval_s=0.25):
-            self.process.stop(timeout_s=10)
-            raise ServiceError(
-                f"The schema registry did not answer on {self.url} within {timeout_s:.0f}s; "
-                f"see {self.process.log_file}"
-            )
+        self.process.launch(
+            argv,
+            ready=self.answers,
+            timeout_s=timeout_s,
+            what=f"The schema registry on {self.url}",
+            # The child rebuilds exactly these settings, whatever this process was given.
+            env={**os.environ, **settings_env(self.settings)},
+        )
         return True
 
     def stop(self) -> bool:

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from infra.processes import ManagedProcess, ServiceError, wait_until
+from infra.processes import ManagedProcess
 from lakehouse.settings import Settings, settings_env
 from streaming.runner import status_file
 
@@ -47,22 +47,14 @@ class StreamService:
             return False
         status_file(self.settings).unlink(missing_ok=True)
         argv = [sys.executable, "-m", RUNNER_MODULE, f"--state-dir={self.settings.state_dir}"]
-        # The child rebuilds exactly these settings, whatever this process was given.
-        proc = self.process.start(argv, env={**os.environ, **settings_env(self.settings)})
-
-        def running() -> bool:
-            if proc.poll() is not None:
-                raise ServiceError(
-                    f"The stream exited during start. Last lines of {self.process.log_file}:\n"
-                    f"{self.process.log_tail()}"
-                )
-            return self._board().get("state") == "running"
-
-        if not wait_until(running, timeout_s, interval_s=0.5):
-            self.process.stop()
-            raise ServiceError(
-                f"The stream did not start within {timeout_s:.0f}s; see {self.process.log_file}"
-            )
+        self.process.launch(
+            argv,
+            ready=lambda: self._board().get("state") == "running",
+            timeout_s=timeout_s,
+            what="The stream",
+            # The child rebuilds exactly these settings, whatever this process was given.
+            env={**os.environ, **settings_env(self.settings)},
+        )
         return True
 
     def stop(self) -> bool:

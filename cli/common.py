@@ -1,0 +1,39 @@
+"""What every `rapport` command shares: settings with a readable error, and clear failures."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+
+from infra.processes import ServiceError
+from lakehouse.settings import Settings, get_settings
+from lakehouse.spark import MissingJarsError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def load_settings() -> Settings:
+    """The settings, or one message naming the bad RAPPORT_* value instead of a traceback."""
+    try:
+        return get_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise click.ClickException(
+            f"invalid configuration (RAPPORT_* variables or .env):\n{exc}"
+        ) from exc
+
+
+def fail_clearly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can act on into one clear message instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ServiceError, MissingJarsError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
