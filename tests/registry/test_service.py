@@ -67,7 +67,7 @@ def test_start_is_idempotent_and_status_follows(
 ) -> None:
     from cli.registry import registry
 
-    monkeypatch.setattr("cli.registry._settings", lambda: first.settings)
+    monkeypatch.setattr("cli.registry.load_settings", lambda: first.settings)
     runner = CliRunner()
     assert runner.invoke(registry, ["status"]).exit_code == 3
 
