@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable
@@ -110,8 +111,14 @@ class Stack:
             "Query bronze                uv run rapport sql 'SELECT * FROM bronze.events'",
         ]
 
-    def run_foreground(self, say: Callable[[str], None]) -> int:
+    def run_foreground(self, echo: Callable[[str], None]) -> int:
         """Bring the stack up, wait for Ctrl-C (or a service dying), then bring it down."""
+
+        def say(message: str) -> None:
+            # Ctrl-C also kills a pipe reader (`make run | tee`): a lost message must never
+            # stop the shutdown half way and leave services running.
+            with contextlib.suppress(OSError):
+                echo(message)
 
         def interrupt(signum: int, _frame: object) -> None:
             raise KeyboardInterrupt(signal.Signals(signum).name)

@@ -166,3 +166,35 @@ def test_run_stops_everything_on_ctrl_c(
     status = rapport(env, "status")
     assert "kafka    stopped" in status.stdout
     assert "stream   stopped" in status.stdout
+
+
+def test_run_still_stops_everything_when_its_output_pipe_is_gone(
+    make_settings: SettingsFactory, child_env: Callable[[Settings], dict[str, str]]
+) -> None:
+    """`make run | tee log` then Ctrl-C: tee dies first; the shutdown must still complete."""
+    settings = make_settings("e2e-pipe")
+    env = child_env(settings)
+    proc = subprocess.Popen(
+        [str(rapport_bin()), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Press Ctrl-C" in line:
+                break
+        proc.stdout.close()  # the reader is gone: every later write hits a broken pipe
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=180)
+        status = rapport(env, "status")
+        assert "kafka    stopped" in status.stdout
+        assert "registry stopped" in status.stdout
+        assert "stream   stopped" in status.stdout
+        assert not port_open(settings.kafka.broker_port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rapport(env, "down")  # never leave services behind, even when the test fails
