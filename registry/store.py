@@ -148,6 +148,11 @@ def config_key(subject: str | None) -> dict[str, Any]:
     return {"keytype": "CONFIG", "subject": subject}
 
 
+#: The highest id ever handed out. Compaction may drop a hard-deleted schema's record, but this
+#: one (a single key, always overwritten upwards) survives, so an id is never given twice.
+ID_HIGH_WATER_KEY: dict[str, Any] = {"keytype": "ID_HIGH_WATER"}
+
+
 #: Given the live versions of a subject (oldest first), why the new schema may not follow them.
 CompatibilityCheck = Callable[[Sequence[SchemaVersion]], Sequence[str]]
 
@@ -360,6 +365,9 @@ class KafkaSchemaStore:
                     self._id_by_canonical.setdefault(canonical, entry.id)
             if previous is not None:
                 self._forget_id_if_unused(previous.id)
+        elif keytype == "ID_HIGH_WATER":
+            if isinstance(value, dict) and isinstance(value.get("id"), int):
+                self._max_id = max(self._max_id, value["id"])
         elif keytype == "CONFIG":
             subject_or_global = key.get("subject")
             if value is None:
@@ -521,6 +529,8 @@ class KafkaSchemaStore:
                 if v.deleted and v.id == schema_id
             ]
             records.append((schema_key(subject, entry.version), entry.record()))
+            if known_id is None:
+                records.append((ID_HIGH_WATER_KEY, {"id": schema_id}))
             self._write(records)
             log.info("registered %s version %d (id %d)", subject, entry.version, schema_id)
             return entry

@@ -186,3 +186,44 @@ def test_client_says_how_to_start_an_unreachable_registry(make_settings: Setting
     assert nowhere.registry.url in message
     assert "rapport registry start" in message
     assert caught.value.error_code is None
+
+
+def test_ids_are_never_reused_after_compaction_drops_a_deleted_schema(
+    first: RegistryService, topic: str
+) -> None:
+    """A compacted topic may hold only the id high-water mark of a hard-deleted schema."""
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from registry.store import ID_HIGH_WATER_KEY
+
+    settings = first.settings
+    first.start()
+    client = RegistryClient(settings.registry)
+    old_id = client.register("compacted-away", event_schema("Gone"))
+    first.stop()
+    # What compaction leaves of a hard-deleted schema: nothing but the high-water record.
+    # Written to a fresh topic, the registry must still never hand `old_id` out again.
+    fresh = f"{topic}_compacted"
+    admin = KafkaAdminClient(**settings.kafka.python_client_config())
+    admin.create_topics([NewTopic(fresh, 1, 1, topic_configs={"cleanup.policy": "compact"})])
+    admin.close()
+    producer = KafkaProducer(**settings.kafka.python_client_config())
+    producer.send(
+        fresh,
+        key=b'{"keytype":"ID_HIGH_WATER"}',
+        value=f'{{"id":{old_id}}}'.encode(),
+        partition=0,
+    ).get(timeout=30)
+    producer.close()
+    assert ID_HIGH_WATER_KEY == {"keytype": "ID_HIGH_WATER"}
+    compacted = settings.model_copy(
+        update={"registry": settings.registry.model_copy(update={"topic": fresh})}
+    )
+    second = RegistryService(compacted)
+    try:
+        second.start()
+        new_id = RegistryClient(compacted.registry).register("after", event_schema("New"))
+        assert new_id > old_id
+    finally:
+        second.stop()
