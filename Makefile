@@ -34,7 +34,7 @@ $(JARS_STAMP): $(POMS)
 	$(MVN) dependency:copy-dependencies
 	@touch $@
 
-run: setup ## Start Kafka and the stream in the foreground; Ctrl-C stops everything
+run: setup ## Start Kafka, the schema registry and the stream; Ctrl-C stops everything
 	$(RUN) rapport run
 
 up: setup ## Start the stack in the background

@@ -1,4 +1,4 @@
-"""`rapport`: run the local stack, drive Kafka and the stream, send events, query tables."""
+"""`rapport`: run the local stack, drive its services, deploy contracts, simulate, query."""
 
 from __future__ import annotations
 
