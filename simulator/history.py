@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from contracts.catalog import ContractCatalog
 from simulator.ledger import Ledger
@@ -43,9 +44,8 @@ def write_history(
         raise ValueError("late arrivals are a streaming notion; history mode does not take them")
     ledger = ledger or Ledger(keep_lines=False)
     model = Shop(shop, catalog)
-    handles: dict[str, object] = {}
     current_day = ""
-    out = None
+    out: BinaryIO | None = None
     try:
         events = model.events(action_times(first_day, days, actions_per_day, shop.seed))
         for record in wire_records(events, chaos, shop.seed):
@@ -61,11 +61,10 @@ def write_history(
                 folder.mkdir(parents=True, exist_ok=True)
                 out = (folder / f"events-{shop.seed}.jsonl").open("ab")
                 current_day = day
-            assert out is not None
+            assert out is not None  # set on the first record: day differs from ""
             out.write(record.value + b"\n")
             ledger.record(record)
     finally:
         if out is not None:
             out.close()
-        del handles
     return ledger
