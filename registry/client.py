@@ -123,6 +123,11 @@ class RegistryClient:
         schema: dict[str, Any] = json.loads(reply["schema"])
         return schema
 
+    def subject_versions_of(self, schema_id: int) -> list[tuple[str, int]]:
+        """Every (subject, version) registered with this global id."""
+        reply = self._call("GET", f"/schemas/ids/{int(schema_id)}/versions")
+        return [(str(item["subject"]), int(item["version"])) for item in reply]
+
     def versions(self, subject: str) -> list[int]:
         """The subject's live version numbers, oldest first."""
         return [int(v) for v in self._call("GET", f"/subjects/{_subject(subject)}/versions")]

@@ -136,6 +136,8 @@ class Shop:
         if event_type == "OrderPlaced" and self.rng.random() >= self.config.v2_share:
             contract = self._v1_placed
             data.pop("coupon_code", None)
+        # Envelopes carry milliseconds: the ledger must hold the very time the event states.
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
         self._pending.append(ShopEvent(contract, data, self._event_id(), at))
 
     # --- business actions ------------------------------------------------------------------
