@@ -293,19 +293,25 @@ def _reveal(value: object) -> object:
     return value
 
 
+def revealed(settings: Settings) -> dict[str, object]:
+    """The settings as plain data, secrets included, for a process that must rebuild them."""
+    return {
+        name: _reveal(getattr(settings, name))
+        for name in type(settings).model_fields
+        if getattr(settings, name) is not None
+    }
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """Environment variables that rebuild exactly `settings` in a child process.
 
     Secrets are revealed here on purpose: a child process needs them to connect. The result
     goes into a child's environment only, never into a log or a file.
     """
-    env: dict[str, str] = {}
-    for name in type(settings).model_fields:
-        value = _reveal(getattr(settings, name))
-        if value is None:
-            continue
-        env[f"RAPPORT_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    return env
+    return {
+        f"RAPPORT_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in revealed(settings).items()
+    }
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ see the same extensions, the same jars and the same table names.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         conf["spark.driver.maxResultSize"] = "1g"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
+        # Python workers must run this environment's interpreter (with pyarrow, the project),
+        # not whatever `python3` is first on PATH. On a cluster, set it for the executors.
+        conf["spark.pyspark.python"] = sys.executable
     if settings.lakehouse.startswith("s3a://"):
         # S3 has no atomic rename; Delta's S3 log store keeps single-writer commits safe.
         conf["spark.delta.logStore.s3a.impl"] = "io.delta.storage.S3SingleDriverLogStore"
@@ -97,6 +101,8 @@ def get_spark(
     if settings.spark.is_local:
         # The web UI binds to SPARK_LOCAL_IP (else every interface); loopback is enough here.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # PySpark takes its workers' interpreter from here; `python3` on PATH may lack pyarrow.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name).items():
         builder = builder.config(key, value)

@@ -114,8 +114,35 @@ BRONZE_EVENTS = TableDef(
     properties={"delta.appendOnly": "true"},
 )
 
+BRONZE_QUARANTINE = TableDef(
+    layer="bronze",
+    name="quarantine",
+    description=(
+        "Records that are not valid events (unparseable, unknown type or schema, payload "
+        "breaking its contract), with the reason, the raw bytes and their Kafka coordinates. "
+        "Nothing is lost: fix and replay from here. One row per Kafka record."
+    ),
+    schema=StructType(
+        [
+            StructField("topic", StringType(), False),
+            StructField("partition", IntegerType(), False),
+            StructField("offset", LongType(), False),
+            StructField("key", BinaryType(), True),
+            StructField("value", BinaryType(), True),
+            StructField("kafka_timestamp", TimestampType(), False),
+            StructField("event_id", StringType(), True),
+            StructField("event_type", StringType(), True),
+            StructField("reason", StringType(), False),
+            StructField("quarantined_at", TimestampType(), False),
+            # Day the record reached Kafka: a bad record may have no event time at all.
+            StructField("kafka_date", DateType(), False),
+        ]
+    ),
+    partition_by=("kafka_date",),
+)
+
 #: Every table Rapport manages, in dependency order.
-TABLES: tuple[TableDef, ...] = (BRONZE_EVENTS,)
+TABLES: tuple[TableDef, ...] = (BRONZE_EVENTS, BRONZE_QUARANTINE)
 
 
 def table(qualified_name: str) -> TableDef:

@@ -19,7 +19,7 @@ from typing import Any
 
 from lakehouse.settings import Settings
 from lakehouse.spark import get_spark
-from streaming.ingest import start_bronze_query
+from streaming.ingest import start_bronze_query, start_validation_query
 
 log = logging.getLogger("rapport.stream")
 
@@ -124,7 +124,7 @@ def run(settings: Settings) -> int:
     board.set_state("starting")
     spark = get_spark(settings, app_name="rapport-stream")
     spark.streams.addListener(_progress_listener(board))
-    queries = [start_bronze_query(spark, settings)]
+    queries = [start_bronze_query(spark, settings), start_validation_query(spark, settings)]
     board.set_state("running", queries_started=[q.name for q in queries])
     log.info(
         "stream running: %s -> %s (trigger %s)",

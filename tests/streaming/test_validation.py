@@ -1,0 +1,115 @@
+"""Validation in Spark: the same verdicts as `classify`, and every bad record in quarantine once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from contracts.catalog import default_catalog
+from contracts.classify import classify
+from lakehouse.settings import Settings
+from lakehouse.tables import BRONZE_QUARANTINE
+from publishing.producer import EventProducer
+from registry.resolver import RegistryResolver
+from simulator.ledger import Ledger
+from simulator.shop import Shop, ShopConfig
+from simulator.wire import ChaosConfig, wire_records
+from streaming.ingest import start_bronze_query, start_validation_query
+from streaming.validation import classify_bronze
+
+pytestmark = [pytest.mark.spark, pytest.mark.kafka]
+KAFKA_TIME = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def chaos_records(seed: int, actions: int) -> list[Any]:
+    from simulator.history import action_times
+
+    shop = Shop(ShopConfig(seed=seed, run_tag=f"v{seed}", v2_share=0.3), default_catalog())
+    events = shop.events(action_times(KAFKA_TIME.date(), 1, actions, seed))
+    chaos = ChaosConfig(duplicates=0.05, malformed=0.1, unknown_types=0.05)
+    return list(wire_records(events, chaos, seed))
+
+
+def test_spark_verdicts_equal_classify(
+    spark: Any, settings: Settings, schema_registry: Any
+) -> None:
+    from streaming.bronze import to_bronze
+
+    records = chaos_records(seed=31, actions=300)
+    rows = [
+        (r.key, r.value, "rapport.orders.events", 0, i, KAFKA_TIME, 0, [])
+        for i, r in enumerate(records)
+    ]
+    kafka = spark.createDataFrame(
+        rows,
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp,"
+        " timestampType int, headers array<struct<key:string,value:binary>>",
+    )
+    verdicts = {r.offset: r for r in classify_bronze(to_bronze(kafka), settings).collect()}
+    resolver = RegistryResolver(schema_registry, default_catalog())
+    assert len(verdicts) == len(records)
+    for i, record in enumerate(records):
+        expected = classify(record.value, resolver)
+        got = verdicts[i]
+        assert (got.valid, got.reason, got.event_id) == (
+            expected.valid,
+            expected.reason,
+            expected.event_id,
+        )
+        assert got.valid == (record.kind in ("event", "duplicate"))
+        if got.valid:
+            assert got.schema_id == expected.schema_id is not None
+
+
+def end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**settings.kafka.python_client_config())
+    try:
+        tps = [TopicPartition(t, p) for t in settings.kafka.event_topics for p in range(3)]
+        return {(tp.topic, tp.partition): o for tp, o in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def test_every_bad_record_is_quarantined_once_with_its_reason(
+    spark: Any, settings: Settings, schema_registry: Any
+) -> None:
+    start = end_offsets(settings)
+    records = chaos_records(seed=32, actions=600)
+    ledger = Ledger()
+    topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
+    with EventProducer(settings, transport="librdkafka") as producer:
+        for r in records:
+            producer.send_raw(topics[r.domain], r.key, r.value, r.reason or "event")
+            ledger.record(r)
+    bad = ledger.sent["malformed"] + ledger.sent["unknown_type"]
+    assert bad > 0
+
+    def run_both() -> None:
+        for start_query in (start_bronze_query, start_validation_query):
+            query = start_query(spark, settings)
+            try:
+                query.processAllAvailable()
+            finally:
+                query.stop()
+
+    def quarantined_now() -> list[Any]:
+        rows = spark.read.format("delta").load(BRONZE_QUARANTINE.location(settings)).collect()
+        return [r for r in rows if r.offset >= start[(r.topic, r.partition)]]
+
+    run_both()
+    rows = quarantined_now()
+    assert len(rows) == bad
+    reasons = Counter(r.reason.split(":")[0] for r in rows)
+    assert reasons["unknown_event_type"] == ledger.sent["unknown_type"]
+    assert set(reasons) <= {
+        "not_json", "invalid_payload", "missing_envelope_attribute", "unknown_event_type",
+    }  # fmt: skip
+    assert all(r.value is not None or r.reason == "empty_value" for r in rows)
+
+    run_both()  # again, from the checkpoints: nothing is quarantined twice
+    assert len(quarantined_now()) == bad
