@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.catalog import default_catalog
+from infra.kafka_offsets import end_offsets
 from lakehouse.settings import PROJECT_ROOT, Settings
 from simulator.history import write_history
 from simulator.shop import ShopConfig
@@ -87,7 +88,7 @@ def bench_live(rate: float, seconds: float) -> dict[str, Any]:
         )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         sent = sum(ledger.sent.values())
-        in_kafka = _count_in_kafka(settings)
+        in_kafka = sum(end_offsets(settings).values())
         return {
             "target_rate": rate,
             "seconds": round(wall, 1),
@@ -102,21 +103,6 @@ def bench_live(rate: float, seconds: float) -> dict[str, Any]:
         registry.stop()
         broker.stop()
         shutil.rmtree(state, ignore_errors=True)
-
-
-def _count_in_kafka(settings: Settings) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka.python_client_config())
-    try:
-        tps = [
-            TopicPartition(t.name, p)
-            for t in settings.kafka.topics.values()
-            for p in range(t.partitions)
-        ]
-        return int(sum(consumer.end_offsets(tps).values()))
-    finally:
-        consumer.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,53 +14,12 @@ from typing import Any
 import orjson
 import pytest
 
+from infra.kafka_offsets import end_offsets, records_between
 from infra.processes import wait_until
 from lakehouse.settings import PROJECT_ROOT, Settings
 from tests.conftest import rapport_bin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
-
-
-def end_offsets(settings: Settings) -> dict[Any, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka.python_client_config())
-    try:
-        tps = [
-            TopicPartition(t.name, p)
-            for t in settings.kafka.topics.values()
-            for p in range(t.partitions)
-        ]
-        return dict(consumer.end_offsets(tps))
-    finally:
-        consumer.close()
-
-
-def records_between(settings: Settings, start: dict[Any, int], end: dict[Any, int]) -> list[bytes]:
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        **settings.kafka.python_client_config(), consumer_timeout_ms=10_000, max_poll_records=5000
-    )
-    wanted = {tp: (start[tp], end[tp]) for tp in end if end[tp] > start[tp]}
-    consumer.assign(list(wanted))
-    for tp, (first, _) in wanted.items():
-        consumer.seek(tp, first)
-    values: list[bytes] = []
-    remaining = sum(last - first for first, last in wanted.values())
-    try:
-        for record in consumer:
-            tp = next(
-                t for t in wanted if t.topic == record.topic and t.partition == record.partition
-            )
-            if record.offset < wanted[tp][1]:
-                values.append(record.value)
-                remaining -= 1
-            if remaining == 0:
-                break
-    finally:
-        consumer.close()
-    return values
 
 
 def classify(values: list[bytes]) -> tuple[Counter[str], Counter[str], int]:
@@ -134,7 +93,7 @@ def test_what_is_in_kafka_matches_the_ledger(
     assert out.returncode == 0, out.stderr
     ledger = json.loads((ledger_dir / "ledger.json").read_text())
     assert sum(ledger["records_sent"].values()) == 12000
-    values = records_between(settings, start, end_offsets(settings))
+    values = [r.value for r in records_between(settings, start, end_offsets(settings))]
     assert len(values) == 12000
     firsts, dups, other = classify(values)
     assert dict(sorted(firsts.items())) == ledger["events_by_type"]

@@ -10,11 +10,21 @@ import orjson
 import pytest
 
 from contracts.validation import InvalidEventError
+from infra.kafka_offsets import end_offsets, records_between
 from lakehouse.settings import Settings
 from publishing.producer import DeliveryError, EventProducer, UnregisteredContractError
 
 pytestmark = pytest.mark.kafka
 TRANSPORTS = ["kafka-python", "librdkafka"]
+
+
+def offsets(settings: Settings, topic: str) -> dict[Any, int]:
+    return end_offsets(settings, [topic])
+
+
+def records_since(settings: Settings, topic: str, start: dict[Any, int]) -> list[Any]:
+    """Every record of `topic` written after the `start` offsets."""
+    return records_between(settings, start, offsets(settings, topic))
 
 
 def order(order_id: str) -> dict[str, Any]:
@@ -23,39 +33,6 @@ def order(order_id: str) -> dict[str, Any]:
         "region": "eu-west", "warehouse": "WH-AMS", "total": "21.00",
         "lines": [{"sku": "SKU-10001", "quantity": 2, "unit_price": "10.50", "category": "home"}],
     }  # fmt: skip
-
-
-def offsets(settings: Settings, topic: str) -> dict[Any, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka.python_client_config())
-    try:
-        return dict(consumer.end_offsets([TopicPartition(topic, p) for p in range(3)]))
-    finally:
-        consumer.close()
-
-
-def records_since(settings: Settings, topic: str, start: dict[Any, int]) -> list[Any]:
-    """Every record of `topic` written after the `start` offsets, in partition order."""
-    from kafka import KafkaConsumer
-
-    end = offsets(settings, topic)
-    consumer = KafkaConsumer(**settings.kafka.python_client_config(), consumer_timeout_ms=10_000)
-    wanted = [tp for tp in end if end[tp] > start[tp]]
-    consumer.assign(wanted)
-    for tp in wanted:
-        consumer.seek(tp, start[tp])
-    remaining = sum(end[tp] - start[tp] for tp in wanted)
-    found = []
-    try:
-        for record in consumer:
-            found.append(record)
-            remaining -= 1
-            if remaining == 0:
-                break
-    finally:
-        consumer.close()
-    return found
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

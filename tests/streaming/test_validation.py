@@ -10,6 +10,7 @@ import pytest
 
 from contracts.catalog import default_catalog
 from contracts.classify import classify
+from infra.kafka_offsets import end_offsets
 from lakehouse.settings import Settings
 from lakehouse.tables import BRONZE_QUARANTINE
 from publishing.producer import EventProducer
@@ -62,17 +63,6 @@ def test_spark_verdicts_equal_classify(
         assert got.valid == (record.kind in ("event", "duplicate"))
         if got.valid:
             assert got.schema_id == expected.schema_id is not None
-
-
-def end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka.python_client_config())
-    try:
-        tps = [TopicPartition(t, p) for t in settings.kafka.event_topics for p in range(3)]
-        return {(tp.topic, tp.partition): o for tp, o in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
 
 
 def test_every_bad_record_is_quarantined_once_with_its_reason(

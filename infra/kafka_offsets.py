@@ -1,0 +1,58 @@
+"""Positions in Kafka: the end offsets of the event topics, and the records between two positions.
+
+Benchmarks and tests use them to compare what is in Kafka with what a ledger says was sent;
+stream lag (end offsets against processed offsets) is the same arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lakehouse.settings import Settings
+
+
+def end_offsets(settings: Settings, topics: Iterable[str] | None = None) -> dict[Any, int]:
+    """Next offset per TopicPartition of `topics` (default: every event topic)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    names = list(topics) if topics is not None else settings.kafka.event_topics
+    consumer = KafkaConsumer(**settings.kafka.python_client_config())
+    try:
+        partitions = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        return dict(consumer.end_offsets(partitions))
+    finally:
+        consumer.close()
+
+
+def records_between(
+    settings: Settings, start: Mapping[Any, int], end: Mapping[Any, int]
+) -> list[Any]:
+    """Every record from `start` (inclusive) to `end` (exclusive), partition by partition."""
+    from kafka import KafkaConsumer
+
+    wanted = {tp: (start.get(tp, 0), last) for tp, last in end.items() if last > start.get(tp, 0)}
+    remaining = sum(last - first for first, last in wanted.values())
+    if not remaining:
+        return []
+    consumer = KafkaConsumer(
+        **settings.kafka.python_client_config(), consumer_timeout_ms=10_000, max_poll_records=5000
+    )
+    found: list[Any] = []
+    try:
+        consumer.assign(list(wanted))
+        for tp, (first, _) in wanted.items():
+            consumer.seek(tp, first)
+        for record in consumer:
+            if record.offset < wanted[(record.topic, record.partition)][1]:
+                found.append(record)
+                remaining -= 1
+                if remaining == 0:
+                    break
+    finally:
+        consumer.close()
+    return found
