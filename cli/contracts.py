@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.common import load_settings
 from contracts.catalog import ContractCatalog, ContractError, load_catalog
 from lakehouse.settings import Settings
-from registry.client import RegistryClient, RegistryError
-from registry.compatibility import CompatibilityLevel
+
+if TYPE_CHECKING:
+    from registry.client import RegistryClient
+from registry.levels import CompatibilityLevel
 
 
 def _client(settings: Settings) -> RegistryClient:
+    from registry.client import RegistryClient
+
     return RegistryClient(settings.registry)
 
 
@@ -37,6 +42,7 @@ def contracts() -> None:
 def register() -> None:
     """Register every contract version in the registry (idempotent; fails on a breaking change)."""
     from publishing.deploy import IncompatibleContractError, register_all
+    from registry.client import RegistryError
 
     settings = load_settings()
     try:
@@ -64,6 +70,7 @@ def register() -> None:
 def check(offline: bool, level: str) -> None:
     """Fail (exit 1) if a contract change is incompatible, naming the field and the rule."""
     from publishing.deploy import check_against_registry, check_local_history
+    from registry.client import RegistryError
 
     settings = load_settings()
     catalog = _catalog(settings)
@@ -87,6 +94,7 @@ def check(offline: bool, level: str) -> None:
 def diff(event_type: str | None) -> None:
     """Show how the local contracts differ from the latest registered versions."""
     from publishing.deploy import diff_contract
+    from registry.client import RegistryError
 
     settings = load_settings()
     catalog = _catalog(settings)

@@ -15,7 +15,6 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
@@ -28,19 +27,9 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignor
 from jsonschema.validators import validator_for  # type: ignore[import-untyped, unused-ignore]
 from referencing.exceptions import Unresolvable
 
+from registry.levels import CompatibilityLevel as CompatibilityLevel  # re-exported: the public name
+
 Schema = Mapping[str, Any]
-
-
-class CompatibilityLevel(StrEnum):
-    """Confluent's compatibility levels."""
-
-    NONE = "NONE"
-    BACKWARD = "BACKWARD"
-    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
-    FORWARD = "FORWARD"
-    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
-    FULL = "FULL"
-    FULL_TRANSITIVE = "FULL_TRANSITIVE"
 
 
 class InvalidSchemaError(ValueError):
