@@ -217,6 +217,25 @@ class StreamSettings(BaseModel):
     # True: a gap in the Kafka offsets (retention outran the stream) stops the query instead
     # of skipping data silently. Bronze is the audit trail, so losing records must be loud.
     fail_on_data_loss: bool = True
+    #: How far behind the newest event time an event may arrive and still be on time. Gold
+    #: rows are stamped complete up to (newest event time - this); an event older than that
+    #: is late: it still lands everywhere, and is recorded in ops.late_events with its day.
+    watermark_delay_s: float = Field(default=600.0, ge=0)
+    #: Tables written in parallel within one micro-batch (Delta commits are mostly waiting).
+    write_threads: int = Field(default=4, ge=1, le=32)
+
+
+class MaintenanceSettings(BaseModel):
+    """Table upkeep: compaction, VACUUM and checkpoint cleanup (scheduled by orchestration)."""
+
+    #: VACUUM keeps files younger than this. Readers and time travel need the old files; a
+    #: stream restarted after a longer pause may too. Delta itself refuses less than 168 h
+    #: unless its safety check is turned off; so does Rapport.
+    vacuum_retention_hours: float = Field(default=168.0, ge=0)
+    #: The smallest retention Rapport accepts without --force (Delta's own safe minimum).
+    min_vacuum_retention_hours: float = Field(default=168.0, ge=0)
+    #: Streaming checkpoints keep this many batches' metadata (Spark deletes older ones).
+    checkpoint_batches_to_retain: int = Field(default=100, ge=10)
 
 
 class Settings(BaseSettings):
@@ -242,6 +261,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @field_validator("state_dir")
     @classmethod

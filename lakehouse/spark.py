@@ -67,6 +67,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
         ),
         "spark.sql.streaming.metricsEnabled": "true",
+        # Checkpoint cleanup: Spark deletes offsets/commits/state older than this many batches.
+        "spark.sql.streaming.minBatchesToRetain": str(
+            settings.maintenance.checkpoint_batches_to_retain
+        ),
         # A Delta log replay fans out to 50 tasks by default: far too many for 2 cores.
         "spark.databricks.delta.snapshotPartitions": str(max(2, spark.shuffle_partitions)),
         # Keep the catalog's tables readable by delta-rs (see lakehouse.tables.COMMON_PROPERTIES).
