@@ -12,14 +12,22 @@ from typing import TYPE_CHECKING
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
+    BooleanType,
+    DataType,
     DateType,
+    DecimalType,
+    DoubleType,
     IntegerType,
     LongType,
+    MapType,
     StringType,
     StructField,
     StructType,
     TimestampType,
 )
+
+from contracts.catalog import default_catalog
+from contracts.spark_schema import payload_schema
 
 if TYPE_CHECKING:
     from lakehouse.settings import Settings
@@ -45,6 +53,10 @@ class TableDef:
     description: str
     partition_by: tuple[str, ...] = ()
     properties: dict[str, str] = field(default_factory=dict)
+    #: Columns that identify a row: unique in the table (deduplication and quality checks).
+    keys: tuple[str, ...] = ()
+    #: Event types (contract names) whose events feed the table; silver only.
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
@@ -52,6 +64,9 @@ class TableDef:
         missing = set(self.partition_by) - set(self.schema.fieldNames())
         if missing:
             raise ValueError(f"{self.qualified_name}: partition columns {missing} not in schema")
+        missing = set(self.keys) - set(self.schema.fieldNames())
+        if missing:
+            raise ValueError(f"{self.qualified_name}: key columns {missing} not in schema")
 
     @property
     def qualified_name(self) -> str:
@@ -112,6 +127,7 @@ BRONZE_EVENTS = TableDef(
     partition_by=("event_date",),
     # Bronze is an audit trail: Delta refuses any update or delete on it.
     properties={"delta.appendOnly": "true"},
+    keys=("topic", "partition", "offset"),
 )
 
 BRONZE_QUARANTINE = TableDef(
@@ -139,10 +155,405 @@ BRONZE_QUARANTINE = TableDef(
         ]
     ),
     partition_by=("kafka_date",),
+    keys=("topic", "partition", "offset"),
 )
 
+
+# --- silver: typed, validated, deduplicated events, derived from the contracts -------------
+
+#: Money sums: a decimal(17,2) summed by Spark widens to decimal(27,2); gold keeps that width.
+MONEY = DecimalType(17, 2)
+MONEY_SUM = DecimalType(27, 2)
+
+#: What every silver event row carries besides its payload: identity, time and provenance.
+EVENT_META = (
+    StructField("event_id", StringType(), False),
+    StructField("event_time", TimestampType(), False),
+    StructField("ingest_time", TimestampType(), False),
+    StructField("contract_version", IntegerType(), False),
+    StructField("event_date", DateType(), False),
+)
+
+
+def payload_fields(*event_types: str, exclude: tuple[str, ...] = ()) -> list[StructField]:
+    """The payload columns of the latest contract versions of `event_types`, in order.
+
+    A column found in several contracts appears once; a column that not every source
+    carries is nullable. This is how silver schemas follow the contracts without a copy.
+    """
+    catalog = default_catalog()
+    seen: dict[str, StructField] = {}
+    carriers: dict[str, int] = {}
+    for event_type in event_types:
+        for column in payload_schema(catalog.latest(event_type)).fields:
+            if column.name in exclude:
+                continue
+            carriers[column.name] = carriers.get(column.name, 0) + 1
+            seen.setdefault(column.name, column)
+    return [
+        StructField(
+            c.name,
+            c.dataType,
+            c.nullable or carriers[c.name] < len(event_types),
+            c.metadata,
+        )
+        for c in seen.values()
+    ]
+
+
+def _silver(
+    name: str,
+    sources: tuple[str, ...],
+    description: str,
+    *,
+    extra: tuple[StructField, ...] = (),
+    exclude: tuple[str, ...] = (),
+) -> TableDef:
+    """An append-only silver event table: one row per event id, typed from the contracts."""
+    return TableDef(
+        layer="silver",
+        name=name,
+        description=description,
+        schema=StructType(
+            [*EVENT_META[:4], *extra, *payload_fields(*sources, exclude=exclude), EVENT_META[4]]
+        ),
+        partition_by=("event_date",),
+        keys=("event_id",),
+        sources=sources,
+    )
+
+
+SILVER_ORDERS = _silver(
+    "orders",
+    ("OrderPlaced",),
+    "One row per order placed (OrderPlaced); the lines are in silver.order_lines.",
+    extra=(StructField("line_count", IntegerType(), False),),
+    exclude=("lines",),
+)
+
+_LINE = payload_schema(default_catalog().latest("OrderPlaced"))["lines"].dataType
+assert isinstance(_LINE, ArrayType) and isinstance(_LINE.elementType, StructType)
+
+SILVER_ORDER_LINES = TableDef(
+    layer="silver",
+    name="order_lines",
+    description="One row per line of an order placed, with its amount (quantity x unit price).",
+    schema=StructType(
+        [
+            StructField("event_id", StringType(), False),
+            StructField("line_number", IntegerType(), False),
+            StructField("order_id", StringType(), False),
+            *_LINE.elementType.fields,
+            StructField("line_amount", MONEY, False),
+            StructField("event_time", TimestampType(), False),
+            StructField("ingest_time", TimestampType(), False),
+            StructField("event_date", DateType(), False),
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_id", "line_number"),
+    sources=("OrderPlaced",),
+)
+
+SILVER_ORDER_UPDATES = _silver(
+    "order_updates",
+    ("OrderCancelled", "OrderShipped"),
+    "What happened to orders after they were placed: one row per cancellation or shipment.",
+    extra=(StructField("update_type", StringType(), False),),
+)
+
+SILVER_CUSTOMER_ACTIVITY = _silver(
+    "customer_activity",
+    ("CustomerRegistered", "CustomerLoggedIn", "CustomerProfileUpdated"),
+    "Every customer action: sign-ups, logins and profile changes, one row per event.",
+    extra=(StructField("activity", StringType(), False),),
+    exclude=("email", "name"),  # PII stays in silver.customers, the one place to erase it
+)
+
+SILVER_INVENTORY_MOVEMENTS = _silver(
+    "inventory_movements",
+    ("InventoryAdjusted",),
+    "Every stock movement (receipts, sales, returns, corrections), one row per event.",
+)
+
+SILVER_INVOICES = _silver("invoices", ("InvoiceIssued",), "One row per invoice issued.")
+SILVER_PAYMENTS = _silver("payments", ("PaymentCaptured",), "One row per payment captured.")
+SILVER_REFUNDS = _silver("refunds", ("RefundIssued",), "One row per refund issued.")
+
+SILVER_CUSTOMERS = TableDef(
+    layer="silver",
+    name="customers",
+    description=(
+        "Current profile per customer, upserted: a change applies only if its event time is "
+        "newer than the one the row holds, so events arriving out of order cannot regress it. "
+        "Holds PII (email, name)."
+    ),
+    schema=StructType(
+        [
+            StructField("customer_id", StringType(), False),
+            *[
+                f
+                for f in payload_fields("CustomerRegistered", "CustomerProfileUpdated")
+                if f.name != "customer_id"
+            ],
+            StructField("registered_at", TimestampType(), True),
+            StructField("profile_updated_at", TimestampType(), False),
+            StructField("last_event_id", StringType(), False),
+            StructField("updated_at", TimestampType(), False),
+        ]
+    ),
+    keys=("customer_id",),
+    sources=("CustomerRegistered", "CustomerProfileUpdated"),
+)
+
+SILVER_INVENTORY = TableDef(
+    layer="silver",
+    name="inventory",
+    description=(
+        "Stock on hand per sku and warehouse, upserted by the movements' sequence: a movement "
+        "applies only if its sequence is higher than the row's, so order of arrival is moot."
+    ),
+    schema=StructType(
+        [
+            StructField("sku", StringType(), False),
+            StructField("warehouse", StringType(), False),
+            StructField("on_hand", LongType(), False),
+            StructField("reorder_point", LongType(), False),
+            StructField("sequence", LongType(), False),
+            StructField("event_time", TimestampType(), False),
+            StructField("last_event_id", StringType(), False),
+            StructField("updated_at", TimestampType(), False),
+        ]
+    ),
+    keys=("sku", "warehouse"),
+    sources=("InventoryAdjusted",),
+)
+
+# --- gold: report-ready figures, each row stamped with the event time it is complete to ----
+
+#: Every gold row says how complete it is: events up to `complete_up_to` (the stream's
+#: watermark when the row was written) are in; later ones may still arrive.
+GOLD_STAMP = (
+    StructField("complete_up_to", TimestampType(), True),
+    StructField("updated_at", TimestampType(), False),
+)
+
+GOLD_ORDERS_PER_MINUTE = TableDef(
+    layer="gold",
+    name="orders_per_minute",
+    description="Orders placed and their gross value per minute of event time, region, channel.",
+    schema=StructType(
+        [
+            StructField("minute", TimestampType(), False),
+            StructField("region", StringType(), False),
+            StructField("channel", StringType(), False),
+            StructField("orders", LongType(), False),
+            StructField("order_value", MONEY_SUM, False),
+            *GOLD_STAMP,
+            StructField("event_date", DateType(), False),
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("minute", "region", "channel"),
+)
+
+GOLD_SALES_BY_DAY = TableDef(
+    layer="gold",
+    name="sales_by_day",
+    description=(
+        "Sales per day of event time; today's row is today's sales: orders, revenue, average "
+        "order value, cancellations, refunds, net revenue, payments and invoicing."
+    ),
+    schema=StructType(
+        [
+            StructField("event_date", DateType(), False),
+            StructField("orders", LongType(), False),
+            StructField("order_value", MONEY_SUM, False),
+            StructField("average_order_value", MONEY_SUM, True),
+            StructField("cancellations", LongType(), False),
+            StructField("refunds", LongType(), False),
+            StructField("refund_amount", MONEY_SUM, False),
+            StructField("net_revenue", MONEY_SUM, False),
+            StructField("payments", LongType(), False),
+            StructField("payment_amount", MONEY_SUM, False),
+            StructField("invoiced_amount", MONEY_SUM, False),
+            *GOLD_STAMP,
+        ]
+    ),
+    keys=("event_date",),
+)
+
+GOLD_SIGNUPS_PER_HOUR = TableDef(
+    layer="gold",
+    name="signups_per_hour",
+    description="New customers (CustomerRegistered) per hour of event time.",
+    schema=StructType(
+        [
+            StructField("hour", TimestampType(), False),
+            StructField("signups", LongType(), False),
+            *GOLD_STAMP,
+            StructField("event_date", DateType(), False),
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("hour",),
+)
+
+GOLD_ACTIVE_CUSTOMERS = TableDef(
+    layer="gold",
+    name="active_customers",
+    description=(
+        "Distinct customers who signed up, logged in or ordered in the last 5 minutes and the "
+        "last hour before the newest event time (`as_of`)."
+    ),
+    schema=StructType(
+        [
+            StructField("period", StringType(), False),
+            StructField("period_seconds", LongType(), False),
+            StructField("as_of", TimestampType(), False),
+            StructField("active_customers", LongType(), False),
+            *GOLD_STAMP,
+        ]
+    ),
+    keys=("period",),
+)
+
+_STOCK_COLUMNS = (
+    StructField("sku", StringType(), False),
+    StructField("warehouse", StringType(), False),
+    StructField("on_hand", LongType(), False),
+    StructField("reorder_point", LongType(), False),
+)
+
+GOLD_INVENTORY_CURRENT = TableDef(
+    layer="gold",
+    name="inventory_current",
+    description="Stock on hand per sku and warehouse now, with its reorder point.",
+    schema=StructType(
+        [
+            *_STOCK_COLUMNS,
+            StructField("low_stock", BooleanType(), False),
+            StructField("last_movement_at", TimestampType(), False),
+            *GOLD_STAMP,
+        ]
+    ),
+    keys=("sku", "warehouse"),
+)
+
+GOLD_LOW_STOCK = TableDef(
+    layer="gold",
+    name="low_stock",
+    description="Sku and warehouse pairs whose stock on hand is below the reorder point.",
+    schema=StructType(
+        [
+            *_STOCK_COLUMNS,
+            StructField("shortfall", LongType(), False),
+            StructField("last_movement_at", TimestampType(), False),
+            *GOLD_STAMP,
+        ]
+    ),
+    keys=("sku", "warehouse"),
+)
+
+# --- ops: how the stream is doing, for status, freshness SLAs and alerts ---------------------
+
+_LAG = StructType(
+    [
+        StructField("topic", StringType(), False),
+        StructField("partition", IntegerType(), False),
+        StructField("end_offset", LongType(), False),
+        StructField("processed_offset", LongType(), True),
+        StructField("lag", LongType(), False),
+    ]
+)
+
+OPS_STREAM_BATCHES = TableDef(
+    layer="ops",
+    name="stream_batches",
+    description=(
+        "One row per micro-batch of the silver/gold query: rates, duration, rows per table, "
+        "watermark, and Kafka lag per partition (end offset minus offset processed)."
+    ),
+    schema=StructType(
+        [
+            StructField("app_id", StringType(), False),
+            StructField("batch_id", LongType(), False),
+            StructField("started_at", TimestampType(), False),
+            StructField("finished_at", TimestampType(), False),
+            StructField("duration_ms", LongType(), False),
+            StructField("input_rows", LongType(), False),
+            StructField("valid_rows", LongType(), False),
+            StructField("quarantined_rows", LongType(), False),
+            StructField("duplicate_rows", LongType(), False),
+            StructField("late_rows", LongType(), False),
+            StructField("processed_rows_per_s", DoubleType(), False),
+            StructField("bronze_input_rows_per_s", DoubleType(), True),
+            StructField("bronze_processed_rows_per_s", DoubleType(), True),
+            StructField("rows_written", MapType(StringType(), LongType(), False), False),
+            StructField("max_event_time", TimestampType(), True),
+            StructField("watermark", TimestampType(), True),
+            StructField("kafka_lag", ArrayType(_LAG, False), False),
+            StructField("total_lag", LongType(), False),
+            StructField("batch_date", DateType(), False),
+        ]
+    ),
+    partition_by=("batch_date",),
+    keys=("app_id", "batch_id"),
+)
+
+OPS_LATE_EVENTS = TableDef(
+    layer="ops",
+    name="late_events",
+    description=(
+        "Events that arrived after the watermark had passed their time. They are in silver "
+        "and gold all the same; this record tells the batch side which days to re-backfill."
+    ),
+    schema=StructType(
+        [
+            StructField("event_id", StringType(), False),
+            StructField("event_type", StringType(), False),
+            StructField("event_time", TimestampType(), False),
+            StructField("ingest_time", TimestampType(), False),
+            StructField("watermark", TimestampType(), False),
+            StructField("lateness_s", DoubleType(), False),
+            StructField("recorded_at", TimestampType(), False),
+            StructField("event_date", DateType(), False),
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_id",),
+)
+
+SILVER_TABLES: tuple[TableDef, ...] = (
+    SILVER_ORDERS,
+    SILVER_ORDER_LINES,
+    SILVER_ORDER_UPDATES,
+    SILVER_CUSTOMER_ACTIVITY,
+    SILVER_CUSTOMERS,
+    SILVER_INVENTORY_MOVEMENTS,
+    SILVER_INVENTORY,
+    SILVER_INVOICES,
+    SILVER_PAYMENTS,
+    SILVER_REFUNDS,
+)
+GOLD_TABLES: tuple[TableDef, ...] = (
+    GOLD_ORDERS_PER_MINUTE,
+    GOLD_SALES_BY_DAY,
+    GOLD_SIGNUPS_PER_HOUR,
+    GOLD_ACTIVE_CUSTOMERS,
+    GOLD_INVENTORY_CURRENT,
+    GOLD_LOW_STOCK,
+)
+OPS_TABLES: tuple[TableDef, ...] = (OPS_STREAM_BATCHES, OPS_LATE_EVENTS)
+
 #: Every table Rapport manages, in dependency order.
-TABLES: tuple[TableDef, ...] = (BRONZE_EVENTS, BRONZE_QUARANTINE)
+TABLES: tuple[TableDef, ...] = (
+    BRONZE_EVENTS,
+    BRONZE_QUARANTINE,
+    *SILVER_TABLES,
+    *GOLD_TABLES,
+    *OPS_TABLES,
+)
 
 
 def table(qualified_name: str) -> TableDef:
