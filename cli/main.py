@@ -143,8 +143,11 @@ def stream_stop() -> None:
 
 @stream.command("status")
 def stream_status() -> None:
-    """Show the stream's state and each query's last batch (exit code 3 if stopped)."""
-    from streaming.service import StreamService
+    """Show the stream's state, each query's last batch, the watermark and Kafka lag.
+
+    Exit code 3 if the stream is stopped. The full history is in the ops.stream_batches table.
+    """
+    from streaming.service import StreamService, describe_batch
 
     st = StreamService(load_settings()).status()
     click.echo(f"stream {st.state}" + (f" (pid {st.pid})" if st.pid else ""))
@@ -154,6 +157,8 @@ def stream_status() -> None:
             f"{q.get('processed_rows_per_s')} rows/s, {q.get('batch_duration_ms')} ms, "
             f"at {q.get('timestamp')}"
         )
+    for line in describe_batch(st.last_batch):
+        click.echo(line)
     if not st.running:
         sys.exit(3)
 
@@ -255,3 +260,13 @@ _register_subcommands()
 
 if __name__ == "__main__":
     main()
+
+
+def _register_groups() -> None:
+    """Command groups that live in their own modules."""
+    from cli.maintain import maintain
+
+    main.add_command(maintain)
+
+
+_register_groups()

@@ -10,16 +10,20 @@ import click
 
 from cli.common import fail_clearly, load_settings
 from lakehouse.settings import Settings
-from lakehouse.tables import TABLES, TableDef, table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from lakehouse.tables import TableDef
 
 
 def _tables(
     _ctx: click.Context, _param: click.Parameter, names: tuple[str, ...]
 ) -> tuple[TableDef, ...]:
     """--table values as catalog entries; none given means every table."""
+    # Imported here: the catalog pulls in pyspark, and `rapport --help` should stay instant.
+    from lakehouse.tables import TABLES, table
+
     try:
         return tuple(table(name) for name in names) or TABLES
     except KeyError as exc:

@@ -29,6 +29,33 @@ def end_offsets(settings: Settings, topics: Iterable[str] | None = None) -> dict
         consumer.close()
 
 
+class EndOffsetWatcher:
+    """A long-lived client for end offsets: the stream asks once per batch, cheaply."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._consumer: Any = None
+
+    def end_offsets(self) -> dict[tuple[str, int], int]:
+        """Next offset per (topic, partition) of every event topic."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(**self.settings.kafka.python_client_config())
+        partitions = [
+            TopicPartition(name, p)
+            for name in self.settings.kafka.event_topics
+            for p in sorted(self._consumer.partitions_for_topic(name) or ())
+        ]
+        ends = self._consumer.end_offsets(partitions)
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
 def records_between(
     settings: Settings, start: Mapping[Any, int], end: Mapping[Any, int]
 ) -> list[Any]:

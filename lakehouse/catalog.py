@@ -21,17 +21,21 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def ensure_table(spark: SparkSession, settings: Settings, table: TableDef) -> None:
-    """Create the Delta table at its location if absent, and register its name either way."""
+def ensure_table(
+    spark: SparkSession, settings: Settings, table: TableDef, *, register_name: bool = True
+) -> None:
+    """Create the Delta table at its location if absent, and register its name either way.
+
+    `register_name=False` creates it by path only: for a second lakehouse in one session
+    (tests), whose tables must not take the catalog's names.
+    """
     from delta.tables import DeltaTable
 
-    builder = (
-        DeltaTable.createIfNotExists(spark)
-        .tableName(table.qualified_name)
-        .location(table.location(settings))
-        .addColumns(table.schema)
-        .comment(table.description)
-    )
+    builder = DeltaTable.createIfNotExists(spark)
+    if register_name:
+        builder = builder.tableName(table.qualified_name)
+    builder = builder.location(table.location(settings)).addColumns(table.schema)
+    builder = builder.comment(table.description)
     if table.partition_by:
         builder = builder.partitionedBy(*table.partition_by)
     for key, value in table.all_properties.items():

@@ -221,6 +221,8 @@ class StreamSettings(BaseModel):
     #: rows are stamped complete up to (newest event time - this); an event older than that
     #: is late: it still lands everywhere, and is recorded in ops.late_events with its day.
     watermark_delay_s: float = Field(default=600.0, ge=0)
+    #: Bound on one refine batch, read from bronze's Delta files (a soft limit: whole files).
+    max_bytes_per_refine_batch: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: Tables written in parallel within one micro-batch (Delta commits are mostly waiting).
     write_threads: int = Field(default=4, ge=1, le=32)
 

@@ -73,6 +73,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         ),
         # A Delta log replay fans out to 50 tasks by default: far too many for 2 cores.
         "spark.databricks.delta.snapshotPartitions": str(max(2, spark.shuffle_partitions)),
+        # File listings (VACUUM among them) fan out to 10,000 tasks by default.
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
+            max(2, spark.shuffle_partitions)
+        ),
         # Keep the catalog's tables readable by delta-rs (see lakehouse.tables.COMMON_PROPERTIES).
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     }

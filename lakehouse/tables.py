@@ -13,7 +13,6 @@ from pyspark.sql.types import (
     ArrayType,
     BinaryType,
     BooleanType,
-    DataType,
     DateType,
     DecimalType,
     DoubleType,
@@ -40,6 +39,9 @@ LAYERS = ("bronze", "silver", "gold", "ops")
 COMMON_PROPERTIES = {
     "delta.enableDeletionVectors": "false",
     "delta.columnMapping.mode": "none",
+    # A micro-batch writes a few small files per table; auto compaction merges them after a
+    # commit once enough pile up, so readers (and the stream's dedup) never scan thousands.
+    "delta.autoOptimize.autoCompact": "true",
 }
 
 
@@ -183,20 +185,15 @@ def payload_fields(*event_types: str, exclude: tuple[str, ...] = ()) -> list[Str
     """
     catalog = default_catalog()
     seen: dict[str, StructField] = {}
-    carriers: dict[str, int] = {}
+    required: dict[str, int] = {}
     for event_type in event_types:
         for column in payload_schema(catalog.latest(event_type)).fields:
             if column.name in exclude:
                 continue
-            carriers[column.name] = carriers.get(column.name, 0) + 1
             seen.setdefault(column.name, column)
+            required[column.name] = required.get(column.name, 0) + (not column.nullable)
     return [
-        StructField(
-            c.name,
-            c.dataType,
-            c.nullable or carriers[c.name] < len(event_types),
-            c.metadata,
-        )
+        StructField(c.name, c.dataType, required[c.name] < len(event_types), c.metadata)
         for c in seen.values()
     ]
 
@@ -232,7 +229,8 @@ SILVER_ORDERS = _silver(
 )
 
 _LINE = payload_schema(default_catalog().latest("OrderPlaced"))["lines"].dataType
-assert isinstance(_LINE, ArrayType) and isinstance(_LINE.elementType, StructType)
+assert isinstance(_LINE, ArrayType)
+assert isinstance(_LINE.elementType, StructType)
 
 SILVER_ORDER_LINES = TableDef(
     layer="silver",
@@ -457,13 +455,14 @@ GOLD_LOW_STOCK = TableDef(
 
 # --- ops: how the stream is doing, for status, freshness SLAs and alerts ---------------------
 
+# Delta enforces no NOT NULL inside arrays and maps: nested fields are nullable.
 _LAG = StructType(
     [
-        StructField("topic", StringType(), False),
-        StructField("partition", IntegerType(), False),
-        StructField("end_offset", LongType(), False),
+        StructField("topic", StringType(), True),
+        StructField("partition", IntegerType(), True),
+        StructField("end_offset", LongType(), True),
         StructField("processed_offset", LongType(), True),
-        StructField("lag", LongType(), False),
+        StructField("lag", LongType(), True),
     ]
 )
 
@@ -489,10 +488,10 @@ OPS_STREAM_BATCHES = TableDef(
             StructField("processed_rows_per_s", DoubleType(), False),
             StructField("bronze_input_rows_per_s", DoubleType(), True),
             StructField("bronze_processed_rows_per_s", DoubleType(), True),
-            StructField("rows_written", MapType(StringType(), LongType(), False), False),
+            StructField("rows_written", MapType(StringType(), LongType(), True), False),
             StructField("max_event_time", TimestampType(), True),
             StructField("watermark", TimestampType(), True),
-            StructField("kafka_lag", ArrayType(_LAG, False), False),
+            StructField("kafka_lag", ArrayType(_LAG, True), False),
             StructField("total_lag", LongType(), False),
             StructField("batch_date", DateType(), False),
         ]

@@ -13,7 +13,12 @@ Definitions (per UTC day; per minute where noted):
 - signups: CustomerRegistered count (also per minute)
 - active_customers: distinct customers with a CustomerRegistered, CustomerLoggedIn or
   OrderPlaced (also per minute)
-- inventory: on hand per sku and warehouse after the highest `sequence` seen
+- inventory: on hand per sku and warehouse after the highest `sequence` seen; low stock:
+  those below their reorder point
+- active customers in a window: distinct customers with one of those events in
+  (end - window, end] (`active_customers_between`)
+
+Averages round half up to the cent, as Spark's round() does.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import datetime, timedelta
+from bisect import bisect_right
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,9 @@ import orjson
 from simulator.wire import WireRecord, describe
 
 ZERO = Decimal("0.00")
+
+#: Events that make a customer active.
+ACTIVITY_TYPES = frozenset({"CustomerRegistered", "CustomerLoggedIn", "OrderPlaced"})
 
 
 @dataclass
@@ -49,7 +59,7 @@ class _Bucket:
         return {
             "orders": self.orders,
             "order_value": str(self.order_value),
-            "average_order_value": str((self.order_value / self.orders).quantize(Decimal("0.01")))
+            "average_order_value": str((self.order_value / self.orders).quantize(Decimal("0.01"), ROUND_HALF_UP))
             if self.orders
             else None,
             "cancellations": self.cancellations,
@@ -78,7 +88,9 @@ class Ledger:
     days: dict[str, _Bucket] = field(default_factory=lambda: defaultdict(_Bucket))
     minutes: dict[str, _Bucket] = field(default_factory=lambda: defaultdict(_Bucket))
     by_region_channel: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
-    inventory: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    inventory: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
+    #: (event time, customer id) of every activity, kept with the lines (keep_lines).
+    activity: list[tuple[datetime, str]] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
     keep_lines: bool = True
 
@@ -102,6 +114,8 @@ class Ledger:
         self.late_events += record.late
         iso = event.time.isoformat()  # strftime is several times slower on this hot path
         self._count(event_type, event.data, iso[:10], iso[:16])
+        if self.keep_lines and event_type in ACTIVITY_TYPES:
+            self.activity.append((event.time, event.data["customer_id"]))
 
     def _count(self, event_type: str, data: dict[str, Any], day: str, minute: str) -> None:
         buckets = (self.days[day], self.minutes[minute])
@@ -139,7 +153,18 @@ class Ledger:
             key2 = (data["sku"], data["warehouse"])
             previous = self.inventory.get(key2)
             if previous is None or data["sequence"] > previous[0]:
-                self.inventory[key2] = (data["sequence"], data["on_hand_after"])
+                self.inventory[key2] = (
+                    data["sequence"],
+                    data["on_hand_after"],
+                    data["reorder_point"],
+                )
+
+    def active_customers_between(self, end: datetime, window: timedelta) -> int:
+        """Distinct customers active in (end - window, end]; needs keep_lines=True."""
+        times = sorted(self.activity)
+        first = bisect_right(times, (end - window, "\uffff"))
+        last = bisect_right(times, (end, "\uffff"))
+        return len({customer for _, customer in times[first:last]})
 
     def expected(self) -> dict[str, Any]:
         """Every figure a report must show, as JSON-ready values (money as strings)."""
@@ -157,8 +182,13 @@ class Ledger:
                 for (m, r, c), v in sorted(self.by_region_channel.items())
             ],
             "inventory_on_hand": [
-                {"sku": s, "warehouse": w, "on_hand": v[1]}
+                {"sku": s, "warehouse": w, "on_hand": v[1], "reorder_point": v[2]}
                 for (s, w), v in sorted(self.inventory.items())
+            ],
+            "low_stock": [
+                {"sku": s, "warehouse": w, "on_hand": v[1], "shortfall": v[2] - v[1]}
+                for (s, w), v in sorted(self.inventory.items())
+                if v[1] < v[2]
             ],
         }
 

@@ -1,8 +1,12 @@
-"""The streaming queries: read the event topics from Kafka, append to bronze.events in Delta.
+"""The two streaming queries: Kafka to bronze.events, and bronze.events onwards to gold.
 
-Exactly once: Spark's checkpoint records the Kafka offsets of each micro-batch, and Delta's
-streaming sink commits each batch with the query id and batch id as a transaction, so a
-batch replayed after a crash is recognised and not written twice.
+Exactly once: Spark's checkpoint records the source positions of each micro-batch. Bronze is
+written by Delta's streaming sink, which commits each batch with the query id and batch id
+as a transaction, so a batch replayed after a crash is not written twice. The refine query
+does the same through `streaming.refine` (txnAppId/txnVersion, plus deduplication).
+
+Two queries, not one: bronze keeps landing, the audit trail complete, even while a problem
+downstream (a registry outage, a bad deploy) stops the refine query.
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lakehouse.settings import Settings
-from lakehouse.tables import BRONZE_EVENTS, BRONZE_QUARANTINE
+from lakehouse.tables import BRONZE_EVENTS
 from streaming.bronze import to_bronze
-from streaming.validation import classify_bronze, quarantine_rows
+from streaming.refine import REFINE_QUERY, Refiner, refine_checkpoint
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming.query import StreamingQuery
 
 BRONZE_QUERY = "bronze_events"
-VALIDATION_QUERY = "validate_events"
+
+#: The queries the stream runs; any other checkpoint folder is an orphan (see maintenance).
+ACTIVE_QUERIES = (BRONZE_QUERY, REFINE_QUERY)
 
 
 def kafka_source(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -50,40 +56,25 @@ def start_bronze_query(spark: SparkSession, settings: Settings) -> StreamingQuer
     )
 
 
-def process_validation_batch(batch: DataFrame, settings: Settings) -> None:
-    """Judge one micro-batch of bronze rows; put the rejected ones in bronze.quarantine.
+def start_refine_query(spark: SparkSession, refiner: Refiner) -> StreamingQuery:
+    """Follow bronze.events: validation, quarantine, silver, gold and metrics per batch.
 
-    The write is a MERGE on the Kafka coordinates, so a batch replayed after a crash (or a
-    whole checkpoint rebuilt) never quarantines a record twice.
+    `refiner.prepare` runs first: it refuses a checkpoint older than the tables, and resumes
+    the watermark and Kafka positions from ops.stream_batches.
     """
-    from delta.tables import DeltaTable
-
-    batch = batch.persist()
-    try:
-        verdicts = classify_bronze(batch, settings).persist()
-        rejected = quarantine_rows(batch, verdicts)
-        (
-            DeltaTable.forPath(batch.sparkSession, BRONZE_QUARANTINE.location(settings))
-            .alias("q")
-            .merge(
-                rejected.alias("r"),
-                "q.topic = r.topic AND q.partition = r.partition AND q.offset = r.offset",
-            )
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-        verdicts.unpersist()
-    finally:
-        batch.unpersist()
-
-
-def start_validation_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
-    """Follow bronze.events and judge every new row (valid events go on to silver in #4)."""
-    bronze = spark.readStream.format("delta").load(BRONZE_EVENTS.location(settings))
-    return (
-        bronze.writeStream.queryName(VALIDATION_QUERY)
-        .foreachBatch(lambda batch, _batch_id: process_validation_batch(batch, settings))
-        .option("checkpointLocation", BRONZE_QUARANTINE.checkpoint(settings, VALIDATION_QUERY))
+    settings = refiner.settings
+    refiner.prepare(spark)
+    bronze = (
+        spark.readStream.format("delta")
+        .option("maxBytesPerTrigger", str(settings.stream.max_bytes_per_refine_batch))
+        .load(BRONZE_EVENTS.location(settings))
+    )
+    query = (
+        bronze.writeStream.queryName(REFINE_QUERY)
+        .foreachBatch(refiner.process)
+        .option("checkpointLocation", refine_checkpoint(settings))
         .trigger(processingTime=settings.stream.trigger_interval)
         .start()
     )
+    refiner.bind(str(query.id))
+    return query

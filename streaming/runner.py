@@ -19,7 +19,8 @@ from typing import Any
 
 from lakehouse.settings import Settings
 from lakehouse.spark import get_spark
-from streaming.ingest import start_bronze_query, start_validation_query
+from streaming.ingest import BRONZE_QUERY, start_bronze_query, start_refine_query
+from streaming.refine import Refiner
 
 log = logging.getLogger("rapport.stream")
 
@@ -47,6 +48,19 @@ class StatusBoard:
             self._state["queries"][progress.get("name") or progress["id"]] = progress
             self._state["updated_at"] = _now()
             self._write()
+
+    def record_batch(self, batch: dict[str, Any]) -> None:
+        """The refine query's last ops.stream_batches row: lag, watermark, rows per table."""
+        with self._lock:
+            self._state["last_batch"] = batch
+            self._state["updated_at"] = _now()
+            self._write()
+
+    def rates(self, query: str) -> tuple[float | None, float | None]:
+        """Input and processed rows per second of `query`'s last progress report."""
+        with self._lock:
+            last = self._state["queries"].get(query) or {}
+        return last.get("input_rows_per_s"), last.get("processed_rows_per_s")
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +138,10 @@ def run(settings: Settings) -> int:
     board.set_state("starting")
     spark = get_spark(settings, app_name="rapport-stream")
     spark.streams.addListener(_progress_listener(board))
-    queries = [start_bronze_query(spark, settings), start_validation_query(spark, settings)]
+    refiner = Refiner(
+        settings, bronze_rates=lambda: board.rates(BRONZE_QUERY), on_batch=board.record_batch
+    )
+    queries = [start_bronze_query(spark, settings), start_refine_query(spark, refiner)]
     board.set_state("running", queries_started=[q.name for q in queries])
     log.info(
         "stream running: %s -> %s (trigger %s)",
@@ -148,6 +165,7 @@ def run(settings: Settings) -> int:
             # stop() interrupts the running batch; Delta's commit is atomic, and the
             # checkpoint replays the batch on the next start, so nothing is lost or doubled.
             q.stop()
+        refiner.close()
         spark.stop()
         board.set_state("stopped" if exit_code == 0 else "failed")
     return exit_code

@@ -21,6 +21,8 @@ class StreamStatus:
     pid: int | None
     state: str
     queries: dict[str, Any]
+    #: The refine query's last ops.stream_batches row (lag, watermark, rows per table).
+    last_batch: dict[str, Any]
 
 
 class StreamService:
@@ -69,4 +71,26 @@ class StreamService:
             pid=pid,
             state=board.get("state", "stopped") if pid else "stopped",
             queries=board.get("queries", {}),
+            last_batch=board.get("last_batch") or {},
         )
+
+
+def describe_batch(batch: dict[str, Any]) -> list[str]:
+    """Readable lines for the refine query's last batch: what freshness and lag look like."""
+    if not batch:
+        return ["  no refine batch yet"]
+    lines = [
+        f"  last refine batch {batch.get('batch_id')} at {batch.get('finished_at')}: "
+        f"{batch.get('input_rows')} rows ({batch.get('quarantined_rows')} quarantined, "
+        f"{batch.get('duplicate_rows')} duplicate, {batch.get('late_rows')} late) in "
+        f"{batch.get('duration_ms')} ms",
+        f"  newest event {batch.get('max_event_time')}, watermark {batch.get('watermark')}",
+        f"  Kafka lag {batch.get('total_lag')} records",
+    ]
+    for lag in batch.get("kafka_lag") or []:
+        if lag.get("lag"):
+            lines.append(
+                f"    {lag['topic']}[{lag['partition']}]: {lag['lag']} behind "
+                f"(end {lag['end_offset']}, processed {lag['processed_offset']})"
+            )
+    return lines

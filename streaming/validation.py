@@ -19,11 +19,25 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
 
-#: What classify adds to a bronze row, as a Spark DDL schema.
+#: The bronze columns a verdict row carries along, so nothing downstream joins back to bronze.
+PASSTHROUGH = (
+    "topic",
+    "partition",
+    "offset",
+    "key",
+    "value",
+    "kafka_timestamp",
+    "event_time",
+    "ingest_time",
+    "event_date",
+)
+
+#: A verdict row: the record's coordinates and bytes, then what classify found.
 VERDICT_COLUMNS = (
-    "topic string, partition int, offset long, valid boolean, reason string, "
-    "event_id string, event_type string, subject string, contract_version int, "
-    "schema_id int, data_json string"
+    "topic string, partition int, offset long, key binary, value binary, "
+    "kafka_timestamp timestamp, event_time timestamp, ingest_time timestamp, event_date date, "
+    "valid boolean, reason string, event_id string, event_type string, subject string, "
+    "contract_version int, schema_id int, data_json string"
 )
 
 _RESOLVERS: dict[str, Any] = {}
@@ -51,39 +65,38 @@ def _verdicts(settings_payload: str, frames: Iterable[pd.DataFrame]) -> Iterator
     from contracts.classify import classify
 
     resolver = _resolver(settings_payload)
-    columns = [c.split()[0] for c in VERDICT_COLUMNS.split(", ")]
+    found = ("valid", "reason", "event_id", "event_type", "subject", "contract_version",
+             "schema_id", "data_json")  # fmt: skip
     for frame in frames:
         rows = []
-        for topic, partition, offset, value in zip(
-            frame["topic"], frame["partition"], frame["offset"], frame["value"], strict=True
-        ):
+        for value in frame["value"]:
             verdict = classify(bytes(value) if value is not None else None, resolver)
             data = json.dumps(verdict.data) if verdict.valid else None
             rows.append(
-                (topic, partition, offset, verdict.valid, verdict.reason, verdict.event_id,
-                 verdict.event_type, verdict.subject, verdict.version, verdict.schema_id, data)
+                (verdict.valid, verdict.reason, verdict.event_id, verdict.event_type,
+                 verdict.subject, verdict.version, verdict.schema_id, data)
             )  # fmt: skip
-        yield pd.DataFrame(rows, columns=columns)
+        verdicts = pd.DataFrame(rows, columns=list(found), index=frame.index)
+        # Nullable integers: a rejected record has no version or schema id.
+        for column in ("contract_version", "schema_id"):
+            verdicts[column] = verdicts[column].astype("Int32")
+        yield pd.concat([frame[list(PASSTHROUGH)], verdicts], axis=1)
 
 
 def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:
     """One verdict row per bronze row, keyed by its Kafka coordinates."""
     # The workers rebuild the settings, registry credentials included, to reach the registry.
     payload = json.dumps(revealed(settings))
-    source = bronze.select("topic", "partition", "offset", "value")
+    source = bronze.select(*PASSTHROUGH)
     return source.mapInPandas(functools.partial(_verdicts, payload), schema=VERDICT_COLUMNS)
 
 
-def quarantine_rows(bronze: DataFrame, verdicts: DataFrame) -> DataFrame:
+def quarantine_rows(verdicts: DataFrame) -> DataFrame:
     """bronze.quarantine rows for the records whose verdict is not valid."""
     from pyspark.sql import functions as F
 
-    rejected = verdicts.where(~F.col("valid")).select(
-        "topic", "partition", "offset", "reason", "event_id", "event_type"
-    )
     return (
-        bronze.select("topic", "partition", "offset", "key", "value", "kafka_timestamp")
-        .join(rejected, ["topic", "partition", "offset"])
+        verdicts.where(~F.col("valid"))
         .withColumn("quarantined_at", F.current_timestamp())
         .withColumn("kafka_date", F.to_date("kafka_timestamp"))
         .select(*BRONZE_QUARANTINE.schema.fieldNames())

@@ -6,17 +6,24 @@ its own free ports and its own lakehouse under pytest's tmp directory.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lakehouse.settings import PROJECT_ROOT, Settings, settings_env
+from lakehouse.settings import PROJECT_ROOT, Settings, TopicSpec, settings_env
 
 PROJECT_JARS = PROJECT_ROOT / "var" / "jars"
+
+# PySpark hands timestamps to Python as naive datetimes in the process's local zone; the
+# ledgers the tests compare with are in UTC.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 _HANDED_OUT: set[int] = set()
@@ -153,3 +160,39 @@ def schema_registry(settings: Settings, kafka_broker: Any) -> Iterator[Any]:
     register_all(client, default_catalog())
     yield client
     service.stop()
+
+
+_SERIAL = itertools.count(1)
+
+
+@pytest.fixture
+def isolated(
+    settings: Settings, kafka_broker: Any, spark: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Settings]:
+    """Settings with their own topics, lakehouse and checkpoints on the session's broker,
+    registry and Spark: a test that compares whole tables with a ledger sees only its data."""
+    from infra.kafka_broker import LocalKafkaBroker
+    from lakehouse.catalog import ensure_table
+    from lakehouse.tables import TABLES
+
+    def build(**stream: Any) -> Settings:
+        n = next(_SERIAL)
+        root = tmp_path_factory.mktemp(f"lake{n}")
+        topics = {
+            domain: TopicSpec(name=f"t{n}.{spec.name}", partitions=spec.partitions)
+            for domain, spec in settings.kafka.topics.items()
+        }
+        own = settings.model_copy(
+            update={
+                "lakehouse_root": str(root / "lakehouse"),
+                "checkpoint_root": str(root / "checkpoints"),
+                "kafka": settings.kafka.model_copy(update={"topics": topics}),
+                "stream": settings.stream.model_copy(update=stream),
+            }
+        )
+        LocalKafkaBroker(own).ensure_topics()
+        for table in TABLES:
+            ensure_table(spark, own, table, register_name=False)
+        return own
+
+    return build

@@ -52,3 +52,38 @@ def test_bronze_keeps_every_kafka_coordinate_and_is_append_only() -> None:
     } <= cols
     assert BRONZE_EVENTS.all_properties["delta.appendOnly"] == "true"
     assert BRONZE_EVENTS.all_properties["delta.enableDeletionVectors"] == "false"
+
+
+def test_silver_schemas_follow_the_contracts() -> None:
+    from contracts.catalog import default_catalog
+    from contracts.spark_schema import payload_schema
+    from lakehouse.tables import SILVER_INVOICES, SILVER_ORDERS, SILVER_TABLES
+
+    invoice = payload_schema(default_catalog().latest("InvoiceIssued"))
+    for column in invoice.fields:
+        assert SILVER_INVOICES.schema[column.name].dataType == column.dataType
+    # coupon_code exists only from OrderPlaced v2 on: nullable in silver
+    assert SILVER_ORDERS.schema["coupon_code"].nullable
+    assert "lines" not in SILVER_ORDERS.schema.fieldNames()
+    for silver in SILVER_TABLES:
+        assert silver.keys and silver.sources, silver.qualified_name
+
+
+def test_no_not_null_inside_arrays_or_maps() -> None:
+    """Delta refuses NOT NULL nested in arrays and maps at table creation."""
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    def nested_not_null(kind: object, inside: bool) -> bool:
+        if isinstance(kind, StructType):
+            return any(
+                (inside and not f.nullable) or nested_not_null(f.dataType, inside)
+                for f in kind.fields
+            )
+        if isinstance(kind, ArrayType):
+            return (not kind.containsNull) or nested_not_null(kind.elementType, True)
+        if isinstance(kind, MapType):
+            return (not kind.valueContainsNull) or nested_not_null(kind.valueType, True)
+        return False
+
+    for t in TABLES:
+        assert not nested_not_null(t.schema, False), t.qualified_name

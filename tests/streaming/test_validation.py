@@ -18,7 +18,8 @@ from registry.resolver import RegistryResolver
 from simulator.ledger import Ledger
 from simulator.shop import Shop, ShopConfig
 from simulator.wire import ChaosConfig, wire_records
-from streaming.ingest import start_bronze_query, start_validation_query
+from streaming.ingest import start_bronze_query, start_refine_query
+from streaming.refine import Refiner
 from streaming.validation import classify_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
@@ -80,12 +81,18 @@ def test_every_bad_record_is_quarantined_once_with_its_reason(
     assert bad > 0
 
     def run_both() -> None:
-        for start_query in (start_bronze_query, start_validation_query):
-            query = start_query(spark, settings)
-            try:
-                query.processAllAvailable()
-            finally:
-                query.stop()
+        bronze = start_bronze_query(spark, settings)
+        try:
+            bronze.processAllAvailable()
+        finally:
+            bronze.stop()
+        refiner = Refiner(settings)
+        refine = start_refine_query(spark, refiner)
+        try:
+            refine.processAllAvailable()
+        finally:
+            refine.stop()
+            refiner.close()
 
     def quarantined_now() -> list[Any]:
         rows = spark.read.format("delta").load(BRONZE_QUARANTINE.location(settings)).collect()

@@ -1,0 +1,695 @@
+"""One micro-batch of bronze rows through validation, silver and gold, exactly once.
+
+`Refiner.process` is the foreachBatch function of the refine query. Per batch it:
+
+1. classifies every bronze row (`streaming.validation`) and appends the rejected ones to
+   bronze.quarantine;
+2. appends the new valid events to the silver event tables, deduplicated against what the
+   tables already hold (so a duplicate delivered hours later never counts twice), and
+   upserts silver.customers and silver.inventory by event time and sequence;
+3. records the events that arrived behind the watermark in ops.late_events;
+4. recomputes from silver the gold rows of the minutes, hours and days the batch touched;
+5. appends one row of metrics (rates, rows per table, watermark, Kafka lag) to ops.stream_batches.
+
+Exactly once: every append carries Delta's idempotent-write options (txnAppId = the query's
+id, txnVersion = the batch id), so a batch replayed after a crash skips the tables it had
+already committed; the appends deduplicate by key, the MERGEs apply only newer changes and
+gold is recomputed from silver, so even a full replay from bronze changes nothing. The app id
+is the streaming query's id, which lives in the checkpoint: a new checkpoint gets a new id,
+and a checkpoint older than the tables is refused (`check_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from infra.kafka_offsets import EndOffsetWatcher
+from lakehouse.settings import Settings
+from lakehouse.tables import (
+    BRONZE_QUARANTINE,
+    GOLD_ACTIVE_CUSTOMERS,
+    GOLD_INVENTORY_CURRENT,
+    GOLD_LOW_STOCK,
+    GOLD_ORDERS_PER_MINUTE,
+    GOLD_SALES_BY_DAY,
+    GOLD_SIGNUPS_PER_HOUR,
+    OPS_LATE_EVENTS,
+    OPS_STREAM_BATCHES,
+    SILVER_CUSTOMER_ACTIVITY,
+    SILVER_CUSTOMERS,
+    SILVER_INVENTORY,
+    SILVER_INVENTORY_MOVEMENTS,
+    SILVER_INVOICES,
+    SILVER_ORDER_LINES,
+    SILVER_ORDER_UPDATES,
+    SILVER_ORDERS,
+    SILVER_PAYMENTS,
+    SILVER_REFUNDS,
+    TableDef,
+)
+from streaming import gold, silver
+from streaming.validation import classify_bronze, quarantine_rows
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("rapport.stream.refine")
+
+REFINE_QUERY = "refine_events"
+
+#: Silver tables with one row per event, appended after deduplication by event id.
+EVENT_TABLES: tuple[TableDef, ...] = (
+    SILVER_ORDERS,
+    SILVER_ORDER_UPDATES,
+    SILVER_CUSTOMER_ACTIVITY,
+    SILVER_INVENTORY_MOVEMENTS,
+    SILVER_INVOICES,
+    SILVER_PAYMENTS,
+    SILVER_REFUNDS,
+)
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint is older than the tables: Delta would silently skip the next writes."""
+
+
+def refine_checkpoint(settings: Settings) -> str:
+    """Checkpoint of the refine query (beside the ops table it writes last in every batch)."""
+    return OPS_STREAM_BATCHES.checkpoint(settings, REFINE_QUERY)
+
+
+def _utc(micros: int | None) -> datetime | None:
+    return None if micros is None else datetime.fromtimestamp(micros / 1e6, UTC)
+
+
+def _timestamps(values: Iterable[str]) -> str:
+    """A SQL list of timestamp literals (strings formatted by Spark in the session's UTC)."""
+    return ", ".join(f"TIMESTAMP'{v}'" for v in sorted(values))
+
+
+def _dates(values: Iterable[str]) -> str:
+    return ", ".join(f"DATE'{v}'" for v in sorted(values))
+
+
+@dataclass
+class BatchReport:
+    """What one batch did: the ops.stream_batches row, before it is written."""
+
+    batch_id: int
+    started: float
+    input_rows: int = 0
+    valid_rows: int = 0
+    quarantined_rows: int = 0
+    new_events: int = 0
+    late_rows: int = 0
+    rows_written: dict[str, int] = field(default_factory=dict)
+    max_event_time: datetime | None = None
+    watermark: datetime | None = None
+
+
+class Refiner:
+    """The refine query's batch function, with the little state it carries between batches."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bronze_rates: Callable[[], tuple[float | None, float | None]] | None = None,
+        on_batch: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.app_id: str | None = None
+        self.max_event_time: datetime | None = None
+        self.processed: dict[tuple[str, int], int] = {}
+        self.bronze_rates = bronze_rates or (lambda: (None, None))
+        self.on_batch = on_batch
+        self.offsets = EndOffsetWatcher(settings)
+        self.pool = ThreadPoolExecutor(settings.stream.write_threads, "rapport-write")
+        self.delay = timedelta(seconds=settings.stream.watermark_delay_s)
+        self._batch_id = -1
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    def prepare(self, spark: SparkSession) -> None:
+        """Check the checkpoint against the tables, and resume the watermark and positions."""
+        from pyspark.sql import functions as F
+
+        self.app_id = check_checkpoint(spark, self.settings)
+        ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
+        newest = ops.agg(F.unix_micros(F.max("max_event_time")).alias("t")).first()
+        self.max_event_time = _utc(newest["t"] if newest else None)
+        if self.app_id is not None:
+            last = (
+                ops.where(F.col("app_id") == self.app_id)
+                .orderBy(F.col("batch_id").desc())
+                .select("kafka_lag")
+                .first()
+            )
+            for lag in last["kafka_lag"] if last else []:
+                if lag["processed_offset"] is not None:
+                    self.processed[(lag["topic"], lag["partition"])] = lag["processed_offset"]
+
+    def bind(self, query_id: str) -> None:
+        """Take the app id from the started query (the id its checkpoint keeps)."""
+        app_id = f"rapport-{REFINE_QUERY}-{query_id}"
+        if self.app_id is not None and self.app_id != app_id:
+            raise CheckpointMismatchError(
+                f"the refine query started as {app_id}, but its checkpoint said {self.app_id}"
+            )
+        self.app_id = app_id
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.offsets.close()
+
+    # --- one batch --------------------------------------------------------------------------
+
+    def process(self, batch: DataFrame, batch_id: int) -> None:
+        """The foreachBatch function: validation, silver, gold and metrics for one batch."""
+        deadline = time.monotonic() + 60
+        while self.app_id is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # start() returns the query id right after the first trigger
+        if self.app_id is None:
+            raise RuntimeError("refine batch started before the query id was bound")
+        report = BatchReport(batch_id, time.monotonic())
+        self._batch_id = batch_id
+        batch = batch.persist()
+        try:
+            self._process(batch, report)
+        finally:
+            batch.unpersist()
+
+    def _process(self, batch: DataFrame, report: BatchReport) -> None:
+        from pyspark.sql import functions as F
+
+        spark = batch.sparkSession
+        verdicts = classify_bronze(batch, self.settings).persist()
+        try:
+            counts = verdicts.agg(
+                F.count("*").alias("all"),
+                F.count_if("valid").alias("valid"),
+                F.unix_micros(F.max(F.when(F.col("valid"), F.col("event_time")))).alias("newest"),
+            ).first()
+            assert counts is not None
+            report.input_rows, report.valid_rows = counts["all"], counts["valid"]
+            report.quarantined_rows = report.input_rows - report.valid_rows
+            positions = verdicts.groupBy("topic", "partition").agg(F.max("offset").alias("o"))
+            for row in positions.collect():
+                key = (row["topic"], row["partition"])
+                self.processed[key] = max(self.processed.get(key, 0), row["o"] + 1)
+
+            watermark = self.max_event_time - self.delay if self.max_event_time else None
+            newest = _utc(counts["newest"])
+            if newest and (self.max_event_time is None or newest > self.max_event_time):
+                self.max_event_time = newest
+            report.max_event_time = self.max_event_time
+            report.watermark = self.max_event_time - self.delay if self.max_event_time else None
+
+            if report.input_rows:
+                events = silver.valid_events(verdicts).localCheckpoint(eager=True)
+                self._write_tables(spark, verdicts, events, watermark, report)
+        finally:
+            verdicts.unpersist()
+        self._write_metrics(spark, report)
+
+    def _write_tables(
+        self,
+        spark: SparkSession,
+        verdicts: DataFrame,
+        events: DataFrame,
+        watermark: datetime | None,
+        report: BatchReport,
+    ) -> None:
+        from pyspark.sql import functions as F
+
+        dates = [
+            r[0]
+            for r in events.select(F.date_format("event_date", "yyyy-MM-dd")).distinct().collect()
+        ]
+        kafka_dates = [
+            r[0]
+            for r in verdicts.where(~F.col("valid"))
+            .select(F.date_format("kafka_timestamp", "yyyy-MM-dd"))
+            .distinct()
+            .collect()
+        ]
+
+        # Phase 1: every silver table and the quarantine, in parallel (independent commits).
+        present = {r[0] for r in events.select("event_type").distinct().collect()}
+        jobs: dict[str, Callable[[], DataFrame | None]] = {
+            BRONZE_QUARANTINE.qualified_name: lambda: self._append_new(
+                spark, BRONZE_QUARANTINE, quarantine_rows(verdicts), kafka_dates, "kafka_date"
+            ),
+            SILVER_ORDER_LINES.qualified_name: lambda: self._append_new(
+                spark, SILVER_ORDER_LINES, silver.order_line_rows(events), dates
+            ),
+            SILVER_CUSTOMERS.qualified_name: lambda: self._upsert_customers(spark, events),
+            SILVER_INVENTORY.qualified_name: lambda: self._upsert_inventory(spark, events),
+        }
+        for table in EVENT_TABLES:
+            if present & set(table.sources):  # no anti-join for a table with nothing new
+                jobs[table.qualified_name] = lambda t=table: self._append_new(  # type: ignore[misc]
+                    spark, t, silver.event_rows(events, t), dates
+                )
+        new = self._run_parallel(jobs, report)
+        try:
+            fresh = {t.name: new.get(t.qualified_name) for t in EVENT_TABLES}
+            report.new_events = sum(
+                report.rows_written.get(t.qualified_name, 0) for t in EVENT_TABLES
+            )
+
+            # Phase 2: late events and gold, computed from what silver now holds.
+            stamp = report.watermark
+            phase2: dict[str, Callable[[], DataFrame | None]] = {
+                OPS_LATE_EVENTS.qualified_name: lambda: self._record_late(
+                    spark, events, fresh, watermark, dates
+                ),
+                GOLD_ORDERS_PER_MINUTE.qualified_name: lambda: self._gold_minutes(
+                    spark, fresh["orders"], stamp
+                ),
+                GOLD_SALES_BY_DAY.qualified_name: lambda: self._gold_days(spark, fresh, stamp),
+                GOLD_SIGNUPS_PER_HOUR.qualified_name: lambda: self._gold_hours(
+                    spark, fresh["customer_activity"], stamp
+                ),
+                GOLD_ACTIVE_CUSTOMERS.qualified_name: lambda: self._gold_active(
+                    spark, fresh, stamp
+                ),
+                GOLD_INVENTORY_CURRENT.qualified_name: lambda: self._gold_inventory(
+                    spark, new[SILVER_INVENTORY.qualified_name], stamp
+                ),
+            }
+            written = self._run_parallel(phase2, report)
+            report.late_rows = report.rows_written.get(OPS_LATE_EVENTS.qualified_name, 0)
+            for frame in written.values():
+                if frame is not None:
+                    frame.unpersist()
+        finally:
+            for frame in new.values():
+                if frame is not None:
+                    frame.unpersist()
+
+    def _run_parallel(
+        self, jobs: dict[str, Callable[[], DataFrame | None]], report: BatchReport
+    ) -> dict[str, DataFrame | None]:
+        """Run table writes concurrently; each returns its written rows (persisted) or None."""
+
+        def timed(name: str, job: Callable[[], DataFrame | None]) -> DataFrame | None:
+            began = time.monotonic()
+            try:
+                return job()
+            finally:
+                log.debug("%s written in %.2f s", name, time.monotonic() - began)
+
+        futures = {name: self.pool.submit(timed, name, job) for name, job in jobs.items()}
+        results: dict[str, DataFrame | None] = {}
+        errors: list[tuple[str, Exception]] = []
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as failure:  # re-raised below, once the others end
+                errors.append((name, failure))
+        for name, frame in results.items():
+            if name not in report.rows_written:
+                report.rows_written[name] = frame.count() if frame is not None else 0
+        if errors:
+            failed, first = errors[0]
+            raise RuntimeError(f"writing {failed} failed: {first}") from first
+        return results
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _txn(self, writer: Any) -> Any:
+        """Delta's idempotent write: a (app id, batch id) it has committed is skipped."""
+        return writer.option("txnAppId", self.app_id).option("txnVersion", self._batch_id)
+
+    def _append_new(
+        self,
+        spark: SparkSession,
+        table: TableDef,
+        rows: DataFrame,
+        dates: Sequence[str],
+        date_column: str = "event_date",
+    ) -> DataFrame | None:
+        """Append the rows whose key the table does not hold yet; returns them (persisted)."""
+        from pyspark.sql import functions as F
+
+        if not dates:
+            return None
+        existing = spark.read.format("delta").load(table.location(self.settings))
+        existing = existing.where(F.col(date_column).isin(*[F.lit(d).cast("date") for d in dates]))
+        # Materialised and cut from its plan: a cached plan that reads the table would be
+        # recomputed by Spark after the write below, and then find nothing new.
+        fresh = silver.absent_from(rows, existing, table.keys).localCheckpoint(eager=True)
+        if fresh.isEmpty():
+            return fresh
+        self._txn(fresh.write.format("delta").mode("append")).save(table.location(self.settings))
+        return fresh
+
+    def _merge(
+        self,
+        spark: SparkSession,
+        table: TableDef,
+        changes: DataFrame,
+        when: str,
+        updates: dict[str, str] | None = None,
+    ) -> DataFrame | None:
+        from delta.tables import DeltaTable
+
+        changes = changes.persist()
+        if changes.count() == 0:
+            return changes
+        on = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
+        merge = (
+            DeltaTable.forPath(spark, table.location(self.settings))
+            .alias("t")
+            .merge(changes.alias("s"), on)
+        )
+        if updates is None:
+            merge = merge.whenMatchedUpdateAll(condition=when)
+        else:
+            merge = merge.whenMatchedUpdate(condition=when, set=dict(updates))
+        merge.whenNotMatchedInsertAll().execute()
+        return changes
+
+    def _upsert_customers(self, spark: SparkSession, events: DataFrame) -> DataFrame | None:
+        return self._merge(
+            spark,
+            SILVER_CUSTOMERS,
+            silver.customer_changes(events),
+            silver.CUSTOMER_MERGE_WHEN,
+            silver.customer_merge_updates(),
+        )
+
+    def _upsert_inventory(self, spark: SparkSession, events: DataFrame) -> DataFrame | None:
+        movements = silver.event_rows(events, SILVER_INVENTORY_MOVEMENTS)
+        return self._merge(
+            spark,
+            SILVER_INVENTORY,
+            silver.inventory_changes(movements),
+            silver.INVENTORY_MERGE_WHEN,
+        )
+
+    def _record_late(
+        self,
+        spark: SparkSession,
+        events: DataFrame,
+        fresh: dict[str, DataFrame | None],
+        watermark: datetime | None,
+        dates: Sequence[str],
+    ) -> DataFrame | None:
+        """Events new to silver whose time is behind the watermark the batch started with."""
+        from pyspark.sql import functions as F
+
+        new_ids = [f.select("event_id") for f in fresh.values() if f is not None]
+        if watermark is None or not new_ids:
+            return None
+        ids = new_ids[0]
+        for more in new_ids[1:]:
+            ids = ids.unionByName(more)
+        mark = F.lit(watermark).cast("timestamp")
+        late = (
+            events.where(F.col("event_time") < mark)
+            .dropDuplicates(["event_id"])
+            .join(ids, "event_id")
+            .select(
+                "event_id",
+                "event_type",
+                "event_time",
+                "ingest_time",
+                mark.alias("watermark"),
+                ((F.unix_micros(mark) - F.unix_micros("event_time")) / 1e6).alias("lateness_s"),
+                F.current_timestamp().alias("recorded_at"),
+                "event_date",
+            )
+        )
+        return self._append_new(spark, OPS_LATE_EVENTS, late, dates)
+
+    def _silver(self, spark: SparkSession, table: TableDef) -> DataFrame:
+        return spark.read.format("delta").load(table.location(self.settings))
+
+    def _replace(self, table: TableDef, rows: DataFrame, predicate: str | None) -> DataFrame:
+        """Replace the gold rows matching `predicate` (all of them when None) with `rows`."""
+        rows = rows.localCheckpoint(eager=True)
+        writer = rows.write.format("delta").mode("overwrite")
+        if predicate is not None:
+            writer = writer.option("replaceWhere", predicate)
+        self._txn(writer).save(table.location(self.settings))
+        return rows
+
+    def _gold_minutes(
+        self, spark: SparkSession, orders: DataFrame | None, stamp: datetime | None
+    ) -> DataFrame | None:
+        from pyspark.sql import functions as F
+
+        if orders is None or orders.isEmpty():
+            return None
+        keys = (
+            orders.select(
+                F.date_format(F.date_trunc("minute", "event_time"), "yyyy-MM-dd HH:mm:ss").alias(
+                    "m"
+                ),
+                F.date_format("event_date", "yyyy-MM-dd").alias("d"),
+            )
+            .distinct()
+            .collect()
+        )
+        minutes, days = _timestamps({k["m"] for k in keys}), _dates({k["d"] for k in keys})
+        source = self._silver(spark, SILVER_ORDERS).where(
+            f"event_date IN ({days}) AND date_trunc('minute', event_time) IN ({minutes})"
+        )
+        return self._replace(
+            GOLD_ORDERS_PER_MINUTE,
+            gold.orders_per_minute(source, stamp),
+            f"event_date IN ({days}) AND minute IN ({minutes})",
+        )
+
+    def _gold_days(
+        self, spark: SparkSession, fresh: dict[str, DataFrame | None], stamp: datetime | None
+    ) -> DataFrame | None:
+        from pyspark.sql import functions as F
+
+        touched = [
+            fresh[name]
+            for name in ("orders", "order_updates", "refunds", "payments", "invoices")
+            if fresh[name] is not None
+        ]
+        found: set[str] = set()
+        for frame in touched:
+            assert frame is not None
+            found |= {
+                r[0]
+                for r in frame.select(F.date_format("event_date", "yyyy-MM-dd"))
+                .distinct()
+                .collect()
+            }
+        if not found:
+            return None
+        days = _dates(found)
+
+        def read(table: TableDef) -> DataFrame:
+            return self._silver(spark, table).where(f"event_date IN ({days})")
+
+        rows = gold.sales_by_day(
+            read(SILVER_ORDERS),
+            read(SILVER_ORDER_UPDATES),
+            read(SILVER_REFUNDS),
+            read(SILVER_PAYMENTS),
+            read(SILVER_INVOICES),
+            stamp,
+        )
+        return self._replace(GOLD_SALES_BY_DAY, rows, f"event_date IN ({days})")
+
+    def _gold_hours(
+        self, spark: SparkSession, activity: DataFrame | None, stamp: datetime | None
+    ) -> DataFrame | None:
+        from pyspark.sql import functions as F
+
+        if activity is None:
+            return None
+        keys = (
+            activity.where(F.col("activity") == "registered")
+            .select(F.date_format(F.date_trunc("hour", "event_time"), "yyyy-MM-dd HH:mm:ss"))
+            .distinct()
+            .collect()
+        )
+        if not keys:
+            return None
+        hours = _timestamps({k[0] for k in keys})
+        days = _dates({k[0][:10] for k in keys})
+        source = self._silver(spark, SILVER_CUSTOMER_ACTIVITY).where(
+            f"event_date IN ({days}) AND date_trunc('hour', event_time) IN ({hours})"
+        )
+        return self._replace(
+            GOLD_SIGNUPS_PER_HOUR,
+            gold.signups_per_hour(source, stamp),
+            f"event_date IN ({days}) AND hour IN ({hours})",
+        )
+
+    def _gold_active(
+        self, spark: SparkSession, fresh: dict[str, DataFrame | None], stamp: datetime | None
+    ) -> DataFrame | None:
+        if self.max_event_time is None:
+            return None
+        if fresh["orders"] is None and fresh["customer_activity"] is None:
+            return None
+        as_of = self.max_event_time
+        longest = max(seconds for _, seconds in gold.ACTIVE_WINDOWS)
+        start = as_of - timedelta(seconds=longest)
+        days = _dates(
+            {
+                (start + timedelta(days=i)).date().isoformat()
+                for i in range((as_of.date() - start.date()).days + 1)
+            }
+        )
+        since = f"event_date IN ({days}) AND event_time > TIMESTAMP'{start:%Y-%m-%d %H:%M:%S.%f}'"
+        rows = gold.active_customers(
+            self._silver(spark, SILVER_CUSTOMER_ACTIVITY).where(since),
+            self._silver(spark, SILVER_ORDERS).where(since),
+            as_of,
+            stamp,
+        )
+        return self._replace(GOLD_ACTIVE_CUSTOMERS, rows, None)
+
+    def _gold_inventory(
+        self, spark: SparkSession, changed: DataFrame | None, stamp: datetime | None
+    ) -> DataFrame | None:
+        if changed is None or changed.isEmpty():
+            return None
+        current = self._replace(
+            GOLD_INVENTORY_CURRENT,
+            gold.inventory_current(self._silver(spark, SILVER_INVENTORY), stamp),
+            None,
+        )
+        self._replace(GOLD_LOW_STOCK, gold.low_stock(current), None).unpersist()
+        return current
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def _write_metrics(self, spark: SparkSession, report: BatchReport) -> None:
+        """Append the batch's ops.stream_batches row and hand its summary to the status file."""
+        finished = datetime.now(UTC)
+        duration_s = time.monotonic() - report.started
+        try:
+            ends = self.offsets.end_offsets()
+        except Exception as exc:  # lag is a metric; Kafka may be restarting
+            log.warning("could not read Kafka end offsets for the lag: %s", exc)
+            ends = {}
+        lag: list[dict[str, Any]] = [
+            {
+                "topic": topic,
+                "partition": partition,
+                "end_offset": end,
+                "processed_offset": self.processed.get((topic, partition)),
+                "lag": max(0, end - self.processed.get((topic, partition), 0)),
+            }
+            for (topic, partition), end in sorted(ends.items())
+        ]
+        bronze_in, bronze_out = self.bronze_rates()
+        row = {
+            "app_id": self.app_id,
+            "batch_id": report.batch_id,
+            "started_at": finished - timedelta(seconds=duration_s),
+            "finished_at": finished,
+            "duration_ms": int(duration_s * 1000),
+            "input_rows": report.input_rows,
+            "valid_rows": report.valid_rows,
+            "quarantined_rows": report.quarantined_rows,
+            "duplicate_rows": report.valid_rows - report.new_events,
+            "late_rows": report.late_rows,
+            "processed_rows_per_s": round(report.input_rows / duration_s, 1) if duration_s else 0.0,
+            "bronze_input_rows_per_s": bronze_in,
+            "bronze_processed_rows_per_s": bronze_out,
+            "rows_written": report.rows_written,
+            "max_event_time": report.max_event_time,
+            "watermark": report.watermark,
+            "kafka_lag": lag,
+            "total_lag": sum(p["lag"] for p in lag),
+            "batch_date": finished.date(),
+        }
+        frame = spark.createDataFrame([row], OPS_STREAM_BATCHES.schema)
+        self._txn(frame.write.format("delta").mode("append")).save(
+            OPS_STREAM_BATCHES.location(self.settings)
+        )
+        summary = {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in row.items()
+            if k != "batch_date"
+        }
+        if report.input_rows:
+            log.info(
+                "refine batch %s: %s rows (%s valid, %s quarantined, %s duplicate, %s late) "
+                "in %s ms; watermark %s; Kafka lag %s",
+                report.batch_id,
+                report.input_rows,
+                report.valid_rows,
+                report.quarantined_rows,
+                row["duplicate_rows"],
+                report.late_rows,
+                row["duration_ms"],
+                summary["watermark"],
+                row["total_lag"],
+            )
+        if self.on_batch is not None:
+            self.on_batch(summary)
+
+
+def last_committed_batch(spark: SparkSession, checkpoint: str) -> int | None:
+    """The highest batch id the checkpoint has committed, or None for a new checkpoint."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/commits")
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return None
+    names = [status.getPath().getName() for status in fs.listStatus(path)]
+    ids = [int(n) for n in names if n.isdigit()]
+    return max(ids) if ids else None
+
+
+def checkpoint_query_id(spark: SparkSession, checkpoint: str) -> str | None:
+    """The query id a checkpoint keeps in its `metadata` file, or None if there is none yet."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/metadata")
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return None
+    row = spark.read.json(f"{checkpoint}/metadata").first()
+    return str(row["id"]) if row is not None else None
+
+
+def check_checkpoint(spark: SparkSession, settings: Settings) -> str | None:
+    """The app id the refine query will write with; fails loudly on a stale checkpoint.
+
+    Delta skips a write whose (txnAppId, txnVersion) it has seen. Had a checkpoint been
+    restored from an old copy, its batch ids would repeat ones the tables already hold and
+    every write would be skipped in silence. So: no checkpoint yet means a new query id and
+    a full, deduplicated replay of bronze; a checkpoint behind ops.stream_batches is refused.
+    """
+    from pyspark.sql import functions as F
+
+    checkpoint = refine_checkpoint(settings)
+    query_id = checkpoint_query_id(spark, checkpoint)
+    if query_id is None:
+        return None
+    app_id = f"rapport-{REFINE_QUERY}-{query_id}"
+    committed = last_committed_batch(spark, checkpoint)
+    ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(settings))
+    written = ops.where(F.col("app_id") == app_id).agg(F.max("batch_id")).first()
+    highest = written[0] if written else None
+    # The tables may be one batch ahead: a crash after the writes, before the commit.
+    if highest is not None and highest > (committed if committed is not None else -1) + 1:
+        raise CheckpointMismatchError(
+            f"the refine checkpoint {checkpoint} has committed up to batch {committed}, but "
+            f"the tables hold batch {highest} of the same query: the checkpoint was lost or "
+            "restored from an old copy, and Delta would skip the next writes in silence. "
+            "Remove the checkpoint folder to rebuild silver and gold from bronze (they "
+            "deduplicate by event id, so nothing counts twice), then start the stream again."
+        )
+    return app_id

@@ -1,0 +1,94 @@
+"""Kill the stream process at random points, restart it, and still match the ledger exactly.
+
+The stream runs out of process (`python -m streaming.runner`, as `rapport stream start` runs
+it) and is killed with SIGKILL: no shutdown hook, no final commit. Exactly once must come
+from the checkpoints and Delta's idempotent writes alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from infra.processes import wait_until
+from lakehouse.settings import Settings
+from simulator.ledger import Ledger
+from simulator.wire import ChaosConfig
+from streaming.runner import status_file
+from streaming.service import StreamService
+from tests.streaming.ledger_checks import assert_tables_match
+from tests.streaming.test_refine import START, send, shop_records
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark]
+
+KILLS = 3
+
+
+def last_batch(settings: Settings) -> dict[str, Any]:
+    try:
+        board = json.loads(status_file(settings).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return board.get("last_batch") or {}
+
+
+def test_killed_and_restarted_stream_matches_the_ledger(
+    spark: Any, isolated: Any, schema_registry: Any
+) -> None:
+    settings = isolated(watermark_delay_s=300.0)
+    chaos = ChaosConfig(duplicates=0.05, out_of_order=0.05, late=0.02, malformed=0.03,
+                        unknown_types=0.01, late_by=timedelta(hours=1))  # fmt: skip
+    records = shop_records(seed=77, actions=3000, start=START, chaos=chaos)
+    ledger = Ledger()
+    seed = int(os.environ.get("RAPPORT_KILL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    print(f"kill points drawn with RAPPORT_KILL_SEED={seed}")
+
+    # The shop keeps sending while the stream dies and comes back: in slices, paced.
+    def produce() -> None:
+        for start in range(0, len(records), 200):
+            send(settings, records[start : start + 200], ledger)
+            time.sleep(0.5)  # pacing the source, not synchronising the test
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    service = StreamService(settings)
+    try:
+        for kill in range(KILLS):
+            service.start(timeout_s=300)
+            # A random kill point: after a random number of refine batches, and a random
+            # fraction of a trigger later, so some kills land inside a batch's writes.
+            target = rng.randint(0, 2)
+            assert wait_until(lambda: "batch_id" in last_batch(settings), timeout_s=600), (
+                f"no refine batch after start {kill + 1}"
+            )
+            first = last_batch(settings)["batch_id"]
+            assert wait_until(
+                lambda goal=first + target: last_batch(settings)["batch_id"] >= goal,
+                timeout_s=600,
+            ), f"refine batch {first + target} never came before kill {kill + 1}"
+            time.sleep(rng.uniform(0.0, 3.0))  # where in the next batch the kill lands
+            pid = service.process.pid()
+            assert pid is not None
+            os.killpg(pid, signal.SIGKILL)  # the runner and its Spark JVM, no goodbye
+            assert wait_until(lambda: service.process.pid() is None, timeout_s=60)
+
+        producer.join(timeout=600)
+        assert not producer.is_alive()
+        service.start(timeout_s=300)
+        # Caught up: a refine batch has seen Kafka's end offsets and has nothing left behind.
+        assert wait_until(lambda: last_batch(settings).get("total_lag") == 0, timeout_s=900), (
+            f"the stream never caught up: {last_batch(settings)}"
+        )
+    finally:
+        service.stop()
+
+    assert_tables_match(spark, settings, ledger)

@@ -1,0 +1,125 @@
+"""Compare every table the stream writes with the simulator's ledger: the ground truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, timedelta
+from decimal import Decimal
+from typing import Any
+
+from lakehouse.settings import Settings
+from lakehouse.tables import (
+    BRONZE_QUARANTINE,
+    GOLD_ACTIVE_CUSTOMERS,
+    GOLD_INVENTORY_CURRENT,
+    GOLD_LOW_STOCK,
+    GOLD_ORDERS_PER_MINUTE,
+    GOLD_SALES_BY_DAY,
+    GOLD_SIGNUPS_PER_HOUR,
+    SILVER_INVENTORY,
+    TableDef,
+)
+from simulator.ledger import Ledger
+from streaming.refine import EVENT_TABLES
+
+
+def rows(spark: Any, settings: Settings, table: TableDef) -> list[Any]:
+    return spark.read.format("delta").load(table.location(settings)).collect()
+
+
+def _money(value: Any) -> str:
+    return str(Decimal(value).quantize(Decimal("0.01")))
+
+
+def silver_counts(spark: Any, settings: Settings) -> Counter[str]:
+    """Events per type across the silver event tables (each event id once)."""
+    from pyspark.sql import functions as F
+
+    found: Counter[str] = Counter()
+    for table in EVENT_TABLES:
+        frame = spark.read.format("delta").load(table.location(settings))
+        assert frame.count() == frame.select("event_id").distinct().count(), table.name
+        if len(table.sources) == 1:
+            found[table.sources[0]] += frame.count()
+        else:
+            label = "update_type" if "update_type" in frame.columns else "activity"
+            for r in frame.groupBy(label).agg(F.count("*").alias("n")).collect():
+                found[_SOURCE_OF[r[label]]] += r["n"]
+    return found
+
+
+_SOURCE_OF = {
+    "cancelled": "OrderCancelled",
+    "shipped": "OrderShipped",
+    "registered": "CustomerRegistered",
+    "logged_in": "CustomerLoggedIn",
+    "profile_updated": "CustomerProfileUpdated",
+}
+
+
+def assert_tables_match(spark: Any, settings: Settings, ledger: Ledger) -> None:
+    """Silver, gold and quarantine equal what the ledger says was sent, exactly."""
+    expected = ledger.expected()
+    assert silver_counts(spark, settings) == Counter(expected["events_by_type"])
+    quarantined = rows(spark, settings, BRONZE_QUARANTINE)
+    assert len(quarantined) == ledger.sent["malformed"] + ledger.sent["unknown_type"]
+    assert all(r.reason for r in quarantined)
+
+    got_minutes = {
+        (r.minute.strftime("%Y-%m-%dT%H:%M"), r.region, r.channel): (
+            r.orders,
+            _money(r.order_value),
+        )
+        for r in rows(spark, settings, GOLD_ORDERS_PER_MINUTE)
+    }
+    want_minutes = {
+        (m["minute"], m["region"], m["channel"]): (m["orders"], m["order_value"])
+        for m in expected["orders_per_minute_by_region_channel"]
+    }
+    assert got_minutes == want_minutes
+
+    figures = (
+        "orders", "order_value", "average_order_value", "cancellations", "refunds",
+        "refund_amount", "net_revenue", "payments", "payment_amount", "invoiced_amount",
+    )  # fmt: skip
+    got_days = {
+        r.event_date.isoformat(): {
+            f: (_money(getattr(r, f)) if isinstance(getattr(r, f), Decimal) else getattr(r, f))
+            for f in figures
+        }
+        for r in rows(spark, settings, GOLD_SALES_BY_DAY)
+    }
+    want_days = {
+        day: {f: v[f] for f in figures}
+        for day, v in expected["per_day"].items()
+        if any(v[f] not in (0, "0.00", None) for f in figures)
+    }
+    assert got_days == want_days
+
+    want_hours: Counter[str] = Counter()
+    for minute, v in expected["per_minute"].items():
+        if v["signups"]:
+            want_hours[minute[:13]] += v["signups"]
+    got_hours = {
+        r.hour.strftime("%Y-%m-%dT%H"): r.signups
+        for r in rows(spark, settings, GOLD_SIGNUPS_PER_HOUR)
+    }
+    assert got_hours == dict(want_hours)
+
+    want_stock = {(i["sku"], i["warehouse"]): i["on_hand"] for i in expected["inventory_on_hand"]}
+    current = rows(spark, settings, GOLD_INVENTORY_CURRENT)
+    assert {(r.sku, r.warehouse): r.on_hand for r in current} == want_stock
+    assert {(r.sku, r.warehouse): r.on_hand for r in rows(spark, settings, SILVER_INVENTORY)} == (
+        want_stock
+    )
+    assert {(r.sku, r.warehouse): r.shortfall for r in rows(spark, settings, GOLD_LOW_STOCK)} == {
+        (i["sku"], i["warehouse"]): i["shortfall"] for i in expected["low_stock"]
+    }
+
+    active = {r.period: r for r in rows(spark, settings, GOLD_ACTIVE_CUSTOMERS)}
+    for label, seconds in (("5 minutes", 300), ("1 hour", 3600)):
+        row = active[label]
+        want = ledger.active_customers_between(
+            row.as_of.replace(tzinfo=UTC), timedelta(seconds=seconds)
+        )
+        assert row.active_customers == want, label
