@@ -118,11 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_live:
         results["live"] = bench_live(args.live_rate, args.live_seconds)
         print("live:   ", json.dumps(results["live"]))
-    out = PROJECT_ROOT / "var" / "bench" / f"simulator-{results['at'][:19].replace(':', '')}.json"
+    print(f"results in {write_results('simulator', results)}")
+    return 0
+
+
+def write_results(name: str, results: dict[str, Any]) -> Path:
+    """Keep a run's figures in var/bench/<name>-<time>.json, for comparing runs."""
+    out = PROJECT_ROOT / "var" / "bench" / f"{name}-{results['at'][:19].replace(':', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(f"results in {out}")
-    return 0
+    return out
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.simulator import write_results
 from contracts.catalog import default_catalog
 from lakehouse.settings import PROJECT_ROOT, Settings
 
@@ -127,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "stream": bench_stream(args.rate, args.seconds, args.warmup_seconds),
     }
     print("stream:", json.dumps(results["stream"]))
-    out = PROJECT_ROOT / "var" / "bench" / f"stream-{results['at'][:19].replace(':', '')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"results in {out}")
+    print(f"results in {write_results('stream', results)}")
     return 0
 
 

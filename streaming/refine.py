@@ -442,31 +442,48 @@ class Refiner:
         self._txn(writer).save(table.location(self.settings))
         return rows
 
-    def _gold_minutes(
-        self, spark: SparkSession, orders: DataFrame | None, stamp: datetime | None
+    def _recompute_periods(
+        self,
+        spark: SparkSession,
+        touched: DataFrame,
+        unit: str,
+        source: TableDef,
+        target: TableDef,
+        aggregate: Callable[[DataFrame], DataFrame],
     ) -> DataFrame | None:
+        """Rebuild the gold rows of every `unit` (minute, hour) with a touched event."""
         from pyspark.sql import functions as F
 
-        if orders is None or orders.isEmpty():
-            return None
-        keys = (
-            orders.select(
-                F.date_format(F.date_trunc("minute", "event_time"), "yyyy-MM-dd HH:mm:ss").alias(
-                    "m"
-                ),
-                F.date_format("event_date", "yyyy-MM-dd").alias("d"),
+        keys = [
+            r[0]
+            for r in touched.select(
+                F.date_format(F.date_trunc(unit, "event_time"), "yyyy-MM-dd HH:mm:ss")
             )
             .distinct()
             .collect()
-        )
-        minutes, days = _timestamps({k["m"] for k in keys}), _dates({k["d"] for k in keys})
-        source = self._silver(spark, SILVER_ORDERS).where(
-            f"event_date IN ({days}) AND date_trunc('minute', event_time) IN ({minutes})"
+        ]
+        if not keys:
+            return None
+        periods, days = _timestamps(keys), _dates({k[:10] for k in keys})
+        rows = self._silver(spark, source).where(
+            f"event_date IN ({days}) AND date_trunc('{unit}', event_time) IN ({periods})"
         )
         return self._replace(
+            target, aggregate(rows), f"event_date IN ({days}) AND {unit} IN ({periods})"
+        )
+
+    def _gold_minutes(
+        self, spark: SparkSession, orders: DataFrame | None, stamp: datetime | None
+    ) -> DataFrame | None:
+        if orders is None:
+            return None
+        return self._recompute_periods(
+            spark,
+            orders,
+            "minute",
+            SILVER_ORDERS,
             GOLD_ORDERS_PER_MINUTE,
-            gold.orders_per_minute(source, stamp),
-            f"event_date IN ({days}) AND minute IN ({minutes})",
+            lambda rows: gold.orders_per_minute(rows, stamp),
         )
 
     def _gold_days(
@@ -512,23 +529,13 @@ class Refiner:
 
         if activity is None:
             return None
-        keys = (
-            activity.where(F.col("activity") == "registered")
-            .select(F.date_format(F.date_trunc("hour", "event_time"), "yyyy-MM-dd HH:mm:ss"))
-            .distinct()
-            .collect()
-        )
-        if not keys:
-            return None
-        hours = _timestamps({k[0] for k in keys})
-        days = _dates({k[0][:10] for k in keys})
-        source = self._silver(spark, SILVER_CUSTOMER_ACTIVITY).where(
-            f"event_date IN ({days}) AND date_trunc('hour', event_time) IN ({hours})"
-        )
-        return self._replace(
+        return self._recompute_periods(
+            spark,
+            activity.where(F.col("activity") == "registered"),
+            "hour",
+            SILVER_CUSTOMER_ACTIVITY,
             GOLD_SIGNUPS_PER_HOUR,
-            gold.signups_per_hour(source, stamp),
-            f"event_date IN ({days}) AND hour IN ({hours})",
+            lambda rows: gold.signups_per_hour(rows, stamp),
         )
 
     def _gold_active(
@@ -639,26 +646,31 @@ class Refiner:
             self.on_batch(summary)
 
 
-def last_committed_batch(spark: SparkSession, checkpoint: str) -> int | None:
-    """The highest batch id the checkpoint has committed, or None for a new checkpoint."""
+def _checkpoint_entries(spark: SparkSession, checkpoint: str, name: str) -> list[str] | None:
+    """Names under `checkpoint`/`name` (a folder), [name] for a file, None if absent.
+
+    Through Hadoop's FileSystem, so local folders and s3a:// checkpoints read alike.
+    """
     jvm = spark.sparkContext._jvm
     assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/commits")
+    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/{name}")
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(path):
         return None
-    names = [status.getPath().getName() for status in fs.listStatus(path)]
-    ids = [int(n) for n in names if n.isdigit()]
+    if fs.getFileStatus(path).isFile():
+        return [name]
+    return [status.getPath().getName() for status in fs.listStatus(path)]
+
+
+def last_committed_batch(spark: SparkSession, checkpoint: str) -> int | None:
+    """The highest batch id the checkpoint has committed, or None for a new checkpoint."""
+    ids = [int(n) for n in _checkpoint_entries(spark, checkpoint, "commits") or [] if n.isdigit()]
     return max(ids) if ids else None
 
 
 def checkpoint_query_id(spark: SparkSession, checkpoint: str) -> str | None:
     """The query id a checkpoint keeps in its `metadata` file, or None if there is none yet."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/metadata")
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(path):
+    if _checkpoint_entries(spark, checkpoint, "metadata") is None:
         return None
     row = spark.read.json(f"{checkpoint}/metadata").first()
     return str(row["id"]) if row is not None else None

@@ -169,8 +169,9 @@ _SERIAL = itertools.count(1)
 def isolated(
     settings: Settings, kafka_broker: Any, spark: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., Settings]:
-    """Settings with their own topics, lakehouse and checkpoints on the session's broker,
-    registry and Spark: a test that compares whole tables with a ledger sees only its data."""
+    """Settings with their own topics, lakehouse, checkpoints and state folder, on the
+    session's broker, registry and Spark: a test comparing whole tables with a ledger sees
+    only its own data."""
     from infra.kafka_broker import LocalKafkaBroker
     from lakehouse.catalog import ensure_table
     from lakehouse.tables import TABLES
@@ -182,8 +183,12 @@ def isolated(
             domain: TopicSpec(name=f"t{n}.{spec.name}", partitions=spec.partitions)
             for domain, spec in settings.kafka.topics.items()
         }
+        # Its own state folder too: pid files, the stream's status file and logs.
+        (root / "state").mkdir()
+        (root / "state" / "jars").symlink_to(PROJECT_JARS, target_is_directory=True)
         own = settings.model_copy(
             update={
+                "state_dir": root / "state",
                 "lakehouse_root": str(root / "lakehouse"),
                 "checkpoint_root": str(root / "checkpoints"),
                 "kafka": settings.kafka.model_copy(update={"topics": topics}),

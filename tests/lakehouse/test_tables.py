@@ -66,7 +66,8 @@ def test_silver_schemas_follow_the_contracts() -> None:
     assert SILVER_ORDERS.schema["coupon_code"].nullable
     assert "lines" not in SILVER_ORDERS.schema.fieldNames()
     for silver in SILVER_TABLES:
-        assert silver.keys and silver.sources, silver.qualified_name
+        assert silver.keys, silver.qualified_name
+        assert silver.sources, silver.qualified_name
 
 
 def test_no_not_null_inside_arrays_or_maps() -> None:

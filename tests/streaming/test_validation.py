@@ -18,9 +18,8 @@ from registry.resolver import RegistryResolver
 from simulator.ledger import Ledger
 from simulator.shop import Shop, ShopConfig
 from simulator.wire import ChaosConfig, wire_records
-from streaming.ingest import start_bronze_query, start_refine_query
-from streaming.refine import Refiner
 from streaming.validation import classify_bronze
+from tests.streaming.test_refine import run_stream
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 KAFKA_TIME = datetime(2026, 3, 1, tzinfo=UTC)
@@ -81,18 +80,7 @@ def test_every_bad_record_is_quarantined_once_with_its_reason(
     assert bad > 0
 
     def run_both() -> None:
-        bronze = start_bronze_query(spark, settings)
-        try:
-            bronze.processAllAvailable()
-        finally:
-            bronze.stop()
-        refiner = Refiner(settings)
-        refine = start_refine_query(spark, refiner)
-        try:
-            refine.processAllAvailable()
-        finally:
-            refine.stop()
-            refiner.close()
+        run_stream(spark, settings)
 
     def quarantined_now() -> list[Any]:
         rows = spark.read.format("delta").load(BRONZE_QUARANTINE.location(settings)).collect()
