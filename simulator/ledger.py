@@ -24,10 +24,10 @@ Averages round half up to the cent, as Spark's round() does.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from bisect import bisect_right
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,9 @@ class _Bucket:
         return {
             "orders": self.orders,
             "order_value": str(self.order_value),
-            "average_order_value": str((self.order_value / self.orders).quantize(Decimal("0.01"), ROUND_HALF_UP))
+            "average_order_value": str(
+                (self.order_value / self.orders).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            )
             if self.orders
             else None,
             "cancellations": self.cancellations,
