@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -20,7 +21,7 @@ from typing import Any
 from lakehouse.settings import Settings
 from lakehouse.spark import get_spark
 from streaming.ingest import BRONZE_QUERY, start_bronze_query, start_refine_query
-from streaming.refine import Refiner
+from streaming.refine import REFINE_QUERY, Refiner
 
 log = logging.getLogger("rapport.stream")
 
@@ -123,6 +124,31 @@ def _progress_listener(board: StatusBoard) -> Any:
     return ProgressLogger()
 
 
+#: Failures a query is restarted after, from its checkpoint, instead of stopping the stream.
+#: Spark 4.1.1's Kafka source throws this at the end of the first batch after a restart that
+#: replays an unfinished batch (SPARK-55271, fixed after 4.1.1); the batch itself is written
+#: and committed, so running the query again is safe and needed.
+RESTARTABLE = ("KafkaMicroBatchStream.metrics", 'the return value of "scala.Option.get()" is null')
+
+
+class RestartBudget:
+    """At most `limit` restarts per query within `window_s`, and only for known failures."""
+
+    def __init__(self, limit: int = 3, window_s: float = 600.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._times: dict[str, list[float]] = {}
+
+    def allow(self, query: str, error: str) -> bool:
+        if not any(marker in error for marker in RESTARTABLE):
+            return False
+        now = time.monotonic()
+        recent = [t for t in self._times.get(query, []) if now - t < self.window_s]
+        if len(recent) >= self.limit:
+            return False
+        self._times[query] = [*recent, now]
+        return True
+
+
 def run(settings: Settings) -> int:
     """Run the streaming queries until SIGTERM/SIGINT or a query fails; returns an exit code."""
     board = StatusBoard(status_file(settings))
@@ -141,7 +167,12 @@ def run(settings: Settings) -> int:
     refiner = Refiner(
         settings, bronze_rates=lambda: board.rates(BRONZE_QUERY), on_batch=board.record_batch
     )
-    queries = [start_bronze_query(spark, settings), start_refine_query(spark, refiner)]
+    starters: dict[str, Callable[[], Any]] = {
+        BRONZE_QUERY: lambda: start_bronze_query(spark, settings),
+        REFINE_QUERY: lambda: start_refine_query(spark, refiner),
+    }
+    running = {name: start() for name, start in starters.items()}
+    queries = list(running.values())
     board.set_state("running", queries_started=[q.name for q in queries])
     log.info(
         "stream running: %s -> %s (trigger %s)",
@@ -150,18 +181,25 @@ def run(settings: Settings) -> int:
         settings.stream.trigger_interval,
     )
     exit_code = 0
+    restarts = RestartBudget()
     try:
         while not stop.is_set():
-            if any(not q.isActive for q in queries):
-                failed = [q for q in queries if q.exception() is not None]
-                for q in failed:
-                    log.error("query %s terminated: %s", q.name, q.exception())
+            for name, query in list(running.items()):
+                if query.isActive:
+                    continue
+                error = query.exception()
+                if error is not None and restarts.allow(name, str(error)):
+                    log.warning("query %s failed, restarting it from its checkpoint: %s",
+                                name, error)  # fmt: skip
+                    running[name] = starters[name]()
+                    continue
+                log.error("query %s terminated: %s", name, error)
                 exit_code = 1
-                break
+                stop.set()
             time.sleep(0.5)
     finally:
         board.set_state("stopping")
-        for q in queries:
+        for q in running.values():
             # stop() interrupts the running batch; Delta's commit is atomic, and the
             # checkpoint replays the batch on the next start, so nothing is lost or doubled.
             q.stop()
