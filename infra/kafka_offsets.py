@@ -12,19 +12,26 @@ from typing import Any
 from lakehouse.settings import Settings
 
 
+def _end_offsets(consumer: Any, names: Iterable[str]) -> dict[Any, int]:
+    """Next offset per TopicPartition of the topics `names`, through an open consumer."""
+    from kafka import TopicPartition
+
+    partitions = [
+        TopicPartition(name, p)
+        for name in names
+        for p in sorted(consumer.partitions_for_topic(name) or ())
+    ]
+    return dict(consumer.end_offsets(partitions))
+
+
 def end_offsets(settings: Settings, topics: Iterable[str] | None = None) -> dict[Any, int]:
     """Next offset per TopicPartition of `topics` (default: every event topic)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     names = list(topics) if topics is not None else settings.kafka.event_topics
     consumer = KafkaConsumer(**settings.kafka.python_client_config())
     try:
-        partitions = [
-            TopicPartition(name, p)
-            for name in names
-            for p in sorted(consumer.partitions_for_topic(name) or ())
-        ]
-        return dict(consumer.end_offsets(partitions))
+        return _end_offsets(consumer, names)
     finally:
         consumer.close()
 
@@ -38,16 +45,11 @@ class EndOffsetWatcher:
 
     def end_offsets(self) -> dict[tuple[str, int], int]:
         """Next offset per (topic, partition) of every event topic."""
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import KafkaConsumer
 
         if self._consumer is None:
             self._consumer = KafkaConsumer(**self.settings.kafka.python_client_config())
-        partitions = [
-            TopicPartition(name, p)
-            for name in self.settings.kafka.event_topics
-            for p in sorted(self._consumer.partitions_for_topic(name) or ())
-        ]
-        ends = self._consumer.end_offsets(partitions)
+        ends = _end_offsets(self._consumer, self.settings.kafka.event_topics)
         return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
 
     def close(self) -> None:

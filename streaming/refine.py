@@ -492,19 +492,20 @@ class Refiner:
         from pyspark.sql import functions as F
 
         touched = [
-            fresh[name]
+            frame.select("event_date")
             for name in ("orders", "order_updates", "refunds", "payments", "invoices")
-            if fresh[name] is not None
+            if (frame := fresh[name]) is not None
         ]
-        found: set[str] = set()
-        for frame in touched:
-            assert frame is not None
-            found |= {
-                r[0]
-                for r in frame.select(F.date_format("event_date", "yyyy-MM-dd"))
-                .distinct()
-                .collect()
-            }
+        if not touched:
+            return None
+        union = touched[0]
+        for more in touched[1:]:
+            union = union.unionByName(more)
+        # One action for the touched days of all five tables, not one per table.
+        found = {
+            r[0]
+            for r in union.select(F.date_format("event_date", "yyyy-MM-dd")).distinct().collect()
+        }
         if not found:
             return None
         days = _dates(found)
