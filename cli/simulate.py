@@ -106,7 +106,7 @@ def simulate(
         from contracts.catalog import default_catalog
         from simulator.history import write_history
 
-        landing = landing or settings.state_dir / "landing"
+        landing = landing or Path(settings.landing)
         first = date.today() - timedelta(days=history_days)
         try:
             ledger = write_history(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -240,6 +241,27 @@ class MaintenanceSettings(BaseModel):
     checkpoint_batches_to_retain: int = Field(default=100, ge=10)
 
 
+class DagsterSettings(BaseModel):
+    """Dagster's UI and daemon (`dagster dev`), started with the stack."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    #: DAGSTER_HOME: its dagster.yaml and the sqlite storage of runs, event logs, schedules
+    #: and backfills, kept across restarts. Defaults to <state_dir>/dagster.
+    home: Path | None = None
+    #: The code locations Dagster loads.
+    workspace: Path = PROJECT_ROOT / "workspace.yaml"
+    #: How many times the daemon retries a failed run (dagster.yaml's run_retries).
+    max_run_retries: int = Field(default=2, ge=0)
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        """Where the UI answers (a wildcard address means loopback)."""
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+
 class Settings(BaseSettings):
     """Rapport's configuration. Nested fields use '__': RAPPORT_KAFKA__BOOTSTRAP_SERVERS."""
 
@@ -257,6 +279,11 @@ class Settings(BaseSettings):
     lakehouse_root: str | None = None
     #: Root of the streaming checkpoints; keep it beside the lakehouse in production.
     checkpoint_root: str | None = None
+    #: Landing zone of exports in the contract format (the simulator's history mode writes
+    #: `date=YYYY-MM-DD/*.jsonl` here); the historical load reads it. Local or s3a://.
+    landing_root: str | None = None
+    #: First day of the daily partitions (history load and daily aggregates) in Dagster.
+    history_start: date = date(2026, 1, 1)
     #: The event contracts (JSON Schemas); point it at your own repository's contracts.
     contracts_dir: Path = PROJECT_ROOT / "contracts" / "schemas"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -264,6 +291,7 @@ class Settings(BaseSettings):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    dagster: DagsterSettings = Field(default_factory=DagsterSettings)
 
     @field_validator("state_dir")
     @classmethod
@@ -276,6 +304,8 @@ class Settings(BaseSettings):
         self.lakehouse_root = _normalise_storage_uri(lakehouse, "lakehouse_root")
         checkpoints = self.checkpoint_root or str(self.state_dir / "checkpoints")
         self.checkpoint_root = _normalise_storage_uri(checkpoints, "checkpoint_root")
+        landing = self.landing_root or str(self.state_dir / "landing")
+        self.landing_root = _normalise_storage_uri(landing, "landing_root")
         return self
 
     # Derived locations: every module asks here instead of joining paths itself.
@@ -290,6 +320,11 @@ class Settings(BaseSettings):
         return self.checkpoint_root
 
     @property
+    def landing(self) -> str:
+        assert self.landing_root is not None
+        return self.landing_root
+
+    @property
     def jars_dir(self) -> Path:
         return self.state_dir / "jars"
 
@@ -302,6 +337,12 @@ class Settings(BaseSettings):
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
 
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME of the stack's Dagster (an ignored folder under var/ by default)."""
+        home = self.dagster.home or self.state_dir / "dagster"
+        return home.expanduser().resolve()
+
 
 def _reveal(value: object) -> object:
     if isinstance(value, SecretStr):
@@ -312,6 +353,8 @@ def _reveal(value: object) -> object:
         return _reveal(dict(value))
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     return value
 
 

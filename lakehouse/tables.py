@@ -523,6 +523,146 @@ OPS_LATE_EVENTS = TableDef(
     keys=("event_id",),
 )
 
+#: Stamp of a daily aggregate row: when the batch side computed it.
+DAILY_STAMP = (StructField("computed_at", TimestampType(), False),)
+
+GOLD_DAILY_SALES = TableDef(
+    layer="gold",
+    name="daily_sales",
+    description=(
+        "Sales per day, region, channel and product category, from order lines: orders "
+        "containing the category, units and revenue (an order spans several categories)."
+    ),
+    schema=StructType(
+        [
+            StructField("event_date", DateType(), False),
+            StructField("region", StringType(), False),
+            StructField("channel", StringType(), False),
+            StructField("category", StringType(), False),
+            StructField("orders", LongType(), False),
+            StructField("units", LongType(), False),
+            StructField("revenue", MONEY_SUM, False),
+            *DAILY_STAMP,
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_date", "region", "channel", "category"),
+)
+
+GOLD_DAILY_CUSTOMERS = TableDef(
+    layer="gold",
+    name="daily_customers",
+    description=(
+        "Customers per day: sign-ups, active customers (signed up, logged in or ordered) "
+        "and returning customers (active, registered before that day)."
+    ),
+    schema=StructType(
+        [
+            StructField("event_date", DateType(), False),
+            StructField("signups", LongType(), False),
+            StructField("active_customers", LongType(), False),
+            StructField("returning_customers", LongType(), False),
+            *DAILY_STAMP,
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_date",),
+)
+
+GOLD_COHORT_RETENTION = TableDef(
+    layer="gold",
+    name="cohort_retention",
+    description=(
+        "Weekly cohort retention: of the customers who signed up in a week (Monday), how many "
+        "were active in each later week. One partition per activity day's week start."
+    ),
+    schema=StructType(
+        [
+            StructField("cohort_week", DateType(), False),
+            StructField("activity_week", DateType(), False),
+            StructField("weeks_since_signup", IntegerType(), False),
+            StructField("cohort_size", LongType(), False),
+            StructField("active_customers", LongType(), False),
+            StructField("retention", DoubleType(), False),
+            *DAILY_STAMP,
+        ]
+    ),
+    partition_by=("activity_week",),
+    keys=("cohort_week", "activity_week"),
+)
+
+GOLD_DAILY_INVENTORY = TableDef(
+    layer="gold",
+    name="daily_inventory",
+    description=(
+        "Stock per day, sku and warehouse: closing stock (the day's last movement by "
+        "sequence), units moved out, whether it closed out of stock, and turnover."
+    ),
+    schema=StructType(
+        [
+            StructField("event_date", DateType(), False),
+            StructField("sku", StringType(), False),
+            StructField("warehouse", StringType(), False),
+            StructField("closing_on_hand", LongType(), False),
+            StructField("units_out", LongType(), False),
+            StructField("units_in", LongType(), False),
+            StructField("stock_out", BooleanType(), False),
+            StructField("turnover", DoubleType(), True),
+            *DAILY_STAMP,
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_date", "sku", "warehouse"),
+)
+
+GOLD_DAILY_BILLING = TableDef(
+    layer="gold",
+    name="daily_billing",
+    description=(
+        "Billing per day: invoiced, paid and refunded amounts and counts, and outstanding "
+        "(invoiced that day and not yet paid, as known when computed)."
+    ),
+    schema=StructType(
+        [
+            StructField("event_date", DateType(), False),
+            StructField("invoices", LongType(), False),
+            StructField("invoiced_amount", MONEY_SUM, False),
+            StructField("payments", LongType(), False),
+            StructField("paid_amount", MONEY_SUM, False),
+            StructField("refunds", LongType(), False),
+            StructField("refunded_amount", MONEY_SUM, False),
+            StructField("outstanding_amount", MONEY_SUM, False),
+            *DAILY_STAMP,
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_date",),
+)
+
+OPS_RECONCILIATION = TableDef(
+    layer="ops",
+    name="reconciliation",
+    description=(
+        "Each day's gold figures as the stream wrote them against a recomputation from "
+        "silver: one row per day, figure and check run, with the difference."
+    ),
+    schema=StructType(
+        [
+            StructField("event_date", DateType(), False),
+            StructField("table_name", StringType(), False),
+            StructField("figure", StringType(), False),
+            StructField("stream_value", StringType(), True),
+            StructField("silver_value", StringType(), True),
+            StructField("difference", DoubleType(), True),
+            StructField("matches", BooleanType(), False),
+            StructField("corrected", BooleanType(), False),
+            StructField("checked_at", TimestampType(), False),
+        ]
+    ),
+    partition_by=("event_date",),
+    keys=("event_date", "table_name", "figure", "checked_at"),
+)
+
 SILVER_TABLES: tuple[TableDef, ...] = (
     SILVER_ORDERS,
     SILVER_ORDER_LINES,
@@ -543,7 +683,15 @@ GOLD_TABLES: tuple[TableDef, ...] = (
     GOLD_INVENTORY_CURRENT,
     GOLD_LOW_STOCK,
 )
-OPS_TABLES: tuple[TableDef, ...] = (OPS_STREAM_BATCHES, OPS_LATE_EVENTS)
+#: The batch side's daily aggregates (orchestration), computed from silver per day.
+DAILY_TABLES: tuple[TableDef, ...] = (
+    GOLD_DAILY_SALES,
+    GOLD_DAILY_CUSTOMERS,
+    GOLD_COHORT_RETENTION,
+    GOLD_DAILY_INVENTORY,
+    GOLD_DAILY_BILLING,
+)
+OPS_TABLES: tuple[TableDef, ...] = (OPS_STREAM_BATCHES, OPS_LATE_EVENTS, OPS_RECONCILIATION)
 
 #: Every table Rapport manages, in dependency order.
 TABLES: tuple[TableDef, ...] = (
@@ -551,6 +699,7 @@ TABLES: tuple[TableDef, ...] = (
     BRONZE_QUARANTINE,
     *SILVER_TABLES,
     *GOLD_TABLES,
+    *DAILY_TABLES,
     *OPS_TABLES,
 )
 
@@ -562,3 +711,52 @@ def table(qualified_name: str) -> TableDef:
             return candidate
     known = ", ".join(t.qualified_name for t in TABLES)
     raise KeyError(f"no table {qualified_name!r} in the catalog; known tables: {known}")
+
+
+#: Which tables each table is computed from (lineage for Dagster's graph and the docs).
+#: Bronze comes from Kafka; every silver table and the quarantine from bronze.events.
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    BRONZE_QUARANTINE.qualified_name: (BRONZE_EVENTS.qualified_name,),
+    **{t.qualified_name: (BRONZE_EVENTS.qualified_name,) for t in SILVER_TABLES},
+    GOLD_ORDERS_PER_MINUTE.qualified_name: (SILVER_ORDERS.qualified_name,),
+    GOLD_SALES_BY_DAY.qualified_name: tuple(
+        t.qualified_name
+        for t in (
+            SILVER_ORDERS,
+            SILVER_ORDER_UPDATES,
+            SILVER_REFUNDS,
+            SILVER_PAYMENTS,
+            SILVER_INVOICES,
+        )
+    ),
+    GOLD_SIGNUPS_PER_HOUR.qualified_name: (SILVER_CUSTOMER_ACTIVITY.qualified_name,),
+    GOLD_ACTIVE_CUSTOMERS.qualified_name: (
+        SILVER_CUSTOMER_ACTIVITY.qualified_name,
+        SILVER_ORDERS.qualified_name,
+    ),
+    GOLD_INVENTORY_CURRENT.qualified_name: (SILVER_INVENTORY.qualified_name,),
+    GOLD_LOW_STOCK.qualified_name: (GOLD_INVENTORY_CURRENT.qualified_name,),
+    GOLD_DAILY_SALES.qualified_name: (
+        SILVER_ORDERS.qualified_name,
+        SILVER_ORDER_LINES.qualified_name,
+    ),
+    GOLD_DAILY_CUSTOMERS.qualified_name: (
+        SILVER_CUSTOMER_ACTIVITY.qualified_name,
+        SILVER_ORDERS.qualified_name,
+        SILVER_CUSTOMERS.qualified_name,
+    ),
+    GOLD_COHORT_RETENTION.qualified_name: (
+        SILVER_CUSTOMER_ACTIVITY.qualified_name,
+        SILVER_ORDERS.qualified_name,
+        SILVER_CUSTOMERS.qualified_name,
+    ),
+    GOLD_DAILY_INVENTORY.qualified_name: (SILVER_INVENTORY_MOVEMENTS.qualified_name,),
+    GOLD_DAILY_BILLING.qualified_name: (
+        SILVER_INVOICES.qualified_name,
+        SILVER_PAYMENTS.qualified_name,
+        SILVER_REFUNDS.qualified_name,
+    ),
+    OPS_STREAM_BATCHES.qualified_name: (BRONZE_EVENTS.qualified_name,),
+    OPS_LATE_EVENTS.qualified_name: (BRONZE_EVENTS.qualified_name,),
+    OPS_RECONCILIATION.qualified_name: (GOLD_SALES_BY_DAY.qualified_name,),
+}

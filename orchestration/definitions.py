@@ -1,39 +1,40 @@
 """Dagster's entry point, built lazily: nothing is read or started when this module is imported.
 
-So far the graph holds the Kafka topics and the stream-fed bronze table as external assets;
-batch assets, checks and schedules join it as they are built (docs/architecture.md).
+One graph from Kafka to the daily aggregates: the stream's tables (observed), the historical
+load and the daily-partitioned aggregates (materialized here), with their schedules, the
+late-data sensor and table maintenance. Runs execute in one process, so a run starts one
+SparkSession, not one per step.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse.tables import BRONZE_EVENTS
+from lakehouse.settings import get_settings
+from orchestration import automation
+from orchestration.batch import batch_assets, landing_spec
+from orchestration.partitions import daily_partitions
+from orchestration.resources import RapportResource
+from orchestration.streaming import kafka_spec, stream_observer
 
 
-def streaming_asset_specs() -> list[dg.AssetSpec]:
-    """The assets the stream maintains outside Dagster: declared, so lineage is complete."""
-    topics = dg.AssetSpec(
-        key=dg.AssetKey(["kafka", "events"]),
-        description="Domain events published by the services to the rapport.*.events topics.",
-        group_name="streaming",
-        kinds={"kafka"},
+def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
+    """The whole code location; `rapport` overrides the settings (tests)."""
+    rapport = rapport or RapportResource()
+    partitions = daily_partitions(get_settings().history_start)
+    daily = automation.daily_job(partitions)
+    history = automation.history_job(partitions)
+    observe = automation.observe_job()
+    return dg.Definitions(
+        assets=[kafka_spec(), stream_observer(), landing_spec(), *batch_assets(partitions)],
+        jobs=[daily, history, observe, automation.table_maintenance],
+        schedules=automation.schedules(daily, observe),
+        sensors=[automation.late_data_sensor(daily)],
+        resources={"rapport": rapport},
+        executor=dg.in_process_executor,
     )
-    bronze = dg.AssetSpec(
-        key=dg.AssetKey(BRONZE_EVENTS.qualified_name.split(".")),
-        description=BRONZE_EVENTS.description,
-        deps=[topics.key],
-        group_name="streaming",
-        kinds={"spark", "delta"},
-        metadata={
-            "table": BRONZE_EVENTS.qualified_name,
-            "partitioned_by": ", ".join(BRONZE_EVENTS.partition_by),
-            "written_by": "rapport stream (Spark Structured Streaming)",
-        },
-    )
-    return [topics, bronze]
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=streaming_asset_specs())
+    return build_definitions()

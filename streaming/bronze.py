@@ -6,6 +6,7 @@ out. No I/O here, so it is tested on a static DataFrame.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from lakehouse.tables import BRONZE_EVENTS
@@ -39,3 +40,29 @@ def to_bronze(kafka_records: DataFrame) -> DataFrame:
         F.current_timestamp().alias("ingest_time"),
         F.to_date(F.coalesce(event_time, F.col("timestamp"))).alias("event_date"),
     ).select(*BRONZE_EVENTS.schema.fieldNames())
+
+
+#: Topic name prefix of records loaded from landing-zone files rather than Kafka.
+LANDING_TOPIC_PREFIX = "landing:"
+
+
+def landing_to_bronze(lines: DataFrame, day: date) -> DataFrame:
+    """Lines of landing-zone files (`file`, `line`, `value` bytes) as bronze rows.
+
+    Files have no Kafka coordinates, so the topic is 'landing:<file>' and the offset the
+    line number: they identify a record as uniquely, and a reload deduplicates on them. The
+    Kafka timestamp is the start of the landing day, which is where a record without a
+    readable time lands.
+    """
+    from pyspark.sql import functions as F
+
+    records = lines.select(
+        F.lit(None).cast("binary").alias("key"),
+        F.col("value"),
+        F.lit(None).cast("array<struct<key:string,value:binary>>").alias("headers"),
+        F.concat(F.lit(LANDING_TOPIC_PREFIX), F.col("file")).alias("topic"),
+        F.lit(0).alias("partition"),
+        F.col("line").cast("long").alias("offset"),
+        F.lit(day.isoformat()).cast("timestamp").alias("timestamp"),
+    )
+    return to_bronze(records)

@@ -133,6 +133,8 @@ class Refiner:
         self.pool = ThreadPoolExecutor(settings.stream.write_threads, "rapport-write")
         self.delay = timedelta(seconds=settings.stream.watermark_delay_s)
         self._batch_id = -1
+        #: Recompute gold for whole days (batch loads) rather than the touched periods.
+        self._whole_days = False
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -185,7 +187,42 @@ class Refiner:
         finally:
             batch.unpersist()
 
-    def _process(self, batch: DataFrame, report: BatchReport) -> None:
+    def begin_load(self, app_id: str, version: int) -> None:
+        """Write as a batch load: these transaction ids, gold recomputed for whole days."""
+        self.app_id, self._batch_id, self._whole_days = app_id, version, True
+
+    def load(
+        self,
+        bronze_rows: DataFrame,
+        *,
+        app_id: str,
+        version: int,
+        complete_up_to: datetime | None,
+    ) -> BatchReport:
+        """A batch load (the historical load) through the stream's own code, not a copy.
+
+        Validation, quarantine, silver and gold as in `process`, but nothing is late (there is
+        no watermark), gold is stamped `complete_up_to`, and no ops.stream_batches row is
+        written. The writes carry `app_id`/`version` as Delta transaction ids and deduplicate
+        by key, so loading the same rows twice changes nothing.
+        """
+        self.begin_load(app_id, version)
+        report = BatchReport(version, time.monotonic())
+        batch = bronze_rows.persist()
+        try:
+            self._process(batch, report, stream=False, complete_up_to=complete_up_to)
+        finally:
+            batch.unpersist()
+        return report
+
+    def _process(
+        self,
+        batch: DataFrame,
+        report: BatchReport,
+        *,
+        stream: bool = True,
+        complete_up_to: datetime | None = None,
+    ) -> None:
         from pyspark.sql import functions as F
 
         spark = batch.sparkSession
@@ -199,24 +236,35 @@ class Refiner:
             assert counts is not None
             report.input_rows, report.valid_rows = counts["all"], counts["valid"]
             report.quarantined_rows = report.input_rows - report.valid_rows
-            positions = verdicts.groupBy("topic", "partition").agg(F.max("offset").alias("o"))
-            for row in positions.collect():
-                key = (row["topic"], row["partition"])
-                self.processed[key] = max(self.processed.get(key, 0), row["o"] + 1)
-
-            watermark = self.max_event_time - self.delay if self.max_event_time else None
-            newest = _utc(counts["newest"])
-            if newest and (self.max_event_time is None or newest > self.max_event_time):
-                self.max_event_time = newest
-            report.max_event_time = self.max_event_time
-            report.watermark = self.max_event_time - self.delay if self.max_event_time else None
+            watermark: datetime | None = None
+            if stream:
+                self._track_positions(verdicts)
+                watermark = self.max_event_time - self.delay if self.max_event_time else None
+                newest = _utc(counts["newest"])
+                if newest and (self.max_event_time is None or newest > self.max_event_time):
+                    self.max_event_time = newest
+                report.max_event_time = self.max_event_time
+                report.watermark = self.max_event_time - self.delay if self.max_event_time else None
+            else:
+                report.max_event_time = _utc(counts["newest"])
+                report.watermark = complete_up_to
 
             if report.input_rows:
                 events = silver.valid_events(verdicts).localCheckpoint(eager=True)
                 self._write_tables(spark, verdicts, events, watermark, report)
         finally:
             verdicts.unpersist()
-        self._write_metrics(spark, report)
+        if stream:
+            self._write_metrics(spark, report)
+
+    def _track_positions(self, verdicts: DataFrame) -> None:
+        """Remember the next Kafka offset per partition, for the lag in the metrics."""
+        from pyspark.sql import functions as F
+
+        positions = verdicts.groupBy("topic", "partition").agg(F.max("offset").alias("o"))
+        for row in positions.collect():
+            key = (row["topic"], row["partition"])
+            self.processed[key] = max(self.processed.get(key, 0), row["o"] + 1)
 
     def _write_tables(
         self,
@@ -327,6 +375,12 @@ class Refiner:
     def _txn(self, writer: Any) -> Any:
         """Delta's idempotent write: a (app id, batch id) it has committed is skipped."""
         return writer.option("txnAppId", self.app_id).option("txnVersion", self._batch_id)
+
+    def append_new(
+        self, table: TableDef, rows: DataFrame, dates: Sequence[str]
+    ) -> DataFrame | None:
+        """Append the rows whose key `table` lacks in these event days (e.g. bronze for a load)."""
+        return self._append_new(rows.sparkSession, table, rows, dates)
 
     def _append_new(
         self,
@@ -464,7 +518,11 @@ class Refiner:
         ]
         if not keys:
             return None
-        periods, days = _timestamps(keys), _dates({k[:10] for k in keys})
+        days = _dates({k[:10] for k in keys})
+        if self._whole_days:  # a batch load covers whole days: no list of every minute
+            rows = self._silver(spark, source).where(f"event_date IN ({days})")
+            return self._replace(target, aggregate(rows), f"event_date IN ({days})")
+        periods = _timestamps(keys)
         rows = self._silver(spark, source).where(
             f"event_date IN ({days}) AND date_trunc('{unit}', event_time) IN ({periods})"
         )

@@ -1,0 +1,195 @@
+"""The stream's tables as observed assets: their freshness and size, and the stream's health.
+
+The stream (`rapport stream start`) writes bronze, silver, gold and ops outside Dagster. They
+join the graph as observable source assets, observed every minute without a JVM: each table's
+Delta log (through delta-rs) gives its version, last commit and row count, and the newest row
+of ops.stream_batches gives the stream's watermark, lag and rates.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from lakehouse.settings import Settings
+from lakehouse.tables import (
+    BRONZE_EVENTS,
+    BRONZE_QUARANTINE,
+    GOLD_TABLES,
+    OPS_LATE_EVENTS,
+    OPS_STREAM_BATCHES,
+    SILVER_TABLES,
+    UPSTREAM,
+    TableDef,
+)
+from orchestration.resources import RapportResource
+
+#: The tables the stream writes, observed rather than materialized by Dagster.
+STREAM_TABLES: tuple[TableDef, ...] = (
+    BRONZE_EVENTS,
+    BRONZE_QUARANTINE,
+    *SILVER_TABLES,
+    *GOLD_TABLES,
+    OPS_STREAM_BATCHES,
+    OPS_LATE_EVENTS,
+)
+
+KAFKA_KEY = dg.AssetKey(["kafka", "events"])
+
+
+def table_key(table: TableDef | str) -> dg.AssetKey:
+    """The asset key of a table: its catalog name, e.g. gold/sales_by_day."""
+    name = table if isinstance(table, str) else table.qualified_name
+    return dg.AssetKey(name.split("."))
+
+
+def _deps(table: TableDef) -> list[dg.AssetKey]:
+    if table is BRONZE_EVENTS:
+        return [KAFKA_KEY]
+    return [table_key(name) for name in UPSTREAM.get(table.qualified_name, ())]
+
+
+def stream_table_specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            key=table_key(table),
+            description=table.description,
+            deps=_deps(table),
+            group_name="streaming",
+            kinds={"delta"},
+            metadata={
+                "table": table.qualified_name,
+                "partitioned_by": ", ".join(table.partition_by) or "-",
+                "keys": ", ".join(table.keys) or "-",
+                "written_by": "rapport stream (Spark Structured Streaming)",
+            },
+        )
+        for table in STREAM_TABLES
+    ]
+
+
+def kafka_spec() -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=KAFKA_KEY,
+        description="Domain events published by the services to the rapport.*.events topics.",
+        group_name="streaming",
+        kinds={"kafka"},
+    )
+
+
+def delta_uri(location: str) -> str:
+    """delta-rs names Hadoop's s3a:// scheme s3://."""
+    return "s3://" + location[len("s3a://") :] if location.startswith("s3a://") else location
+
+
+def observe_table(settings: Settings, table: TableDef) -> dict[str, Any] | None:
+    """Version, last commit time, files and rows of a table from its Delta log; None if absent."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        delta = DeltaTable(delta_uri(table.location(settings)))
+    except TableNotFoundError:
+        return None
+    actions = delta.get_add_actions(flatten=True)
+    column = actions.column("num_records") if actions.num_rows else None
+    records: list[Any] = list(column.to_pylist()) if column is not None else []
+    history = delta.history(1)
+    committed_ms = history[0].get("timestamp") if history else None
+    return {
+        "version": delta.version(),
+        "files": actions.num_rows,
+        "rows": sum(n or 0 for n in records),
+        "last_commit": datetime.fromtimestamp(committed_ms / 1000, UTC) if committed_ms else None,
+    }
+
+
+def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str, Any] | None:
+    """The newest ops.stream_batches row of the last two days (one partition each)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    today = today or datetime.now(UTC).date()
+    try:
+        delta = DeltaTable(delta_uri(OPS_STREAM_BATCHES.location(settings)))
+    except TableNotFoundError:
+        return None
+    since = (today - timedelta(days=1)).isoformat()
+    rows = delta.to_pyarrow_table(
+        filters=[("batch_date", ">=", since)],
+        columns=[
+            "finished_at",
+            "max_event_time",
+            "watermark",
+            "total_lag",
+            "processed_rows_per_s",
+            "bronze_input_rows_per_s",
+            "duration_ms",
+        ],
+    ).to_pylist()
+    return max(rows, key=lambda r: r["finished_at"]) if rows else None
+
+
+def _stream_metadata(batch: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    if batch is None:
+        return {"stream_last_batch": "none in the last two days"}
+    finished = batch["finished_at"].replace(tzinfo=UTC)
+    newest = batch["max_event_time"]
+    meta: dict[str, Any] = {
+        "stream_last_batch_at": finished.isoformat(),
+        "stream_last_batch_age_s": round((now - finished).total_seconds(), 1),
+        "stream_kafka_lag": int(batch["total_lag"] or 0),
+        "stream_processed_rows_per_s": float(batch["processed_rows_per_s"] or 0),
+        "stream_input_rows_per_s": float(batch["bronze_input_rows_per_s"] or 0),
+        "stream_batch_ms": int(batch["duration_ms"] or 0),
+    }
+    if newest is not None:
+        meta["newest_event_time"] = newest.replace(tzinfo=UTC).isoformat()
+    if batch["watermark"] is not None:
+        meta["watermark"] = batch["watermark"].replace(tzinfo=UTC).isoformat()
+    return meta
+
+
+def observations(settings: Settings, now: datetime | None = None) -> list[dg.ObserveResult]:
+    """One observation per stream table (absent tables are reported as such)."""
+    now = now or datetime.now(UTC)
+    stream = _stream_metadata(last_stream_batch(settings, now.date()), now)
+    results = []
+    for table in STREAM_TABLES:
+        found = observe_table(settings, table)
+        if found is None:
+            results.append(dg.ObserveResult(asset_key=table_key(table), metadata={"exists": False}))
+            continue
+        metadata: dict[str, Any] = {
+            "exists": True,
+            "dagster/row_count": found["rows"],
+            "files": found["files"],
+            "delta_version": found["version"],
+            **stream,
+        }
+        if found["last_commit"] is not None:
+            metadata["last_commit"] = found["last_commit"].isoformat()
+            metadata["last_commit_age_s"] = round((now - found["last_commit"]).total_seconds(), 1)
+        results.append(
+            dg.ObserveResult(
+                asset_key=table_key(table),
+                metadata=metadata,
+                data_version=dg.DataVersion(str(found["version"])),
+            )
+        )
+    return results
+
+
+def stream_observer() -> dg.AssetsDefinition:
+    """The observable source assets of the stream's tables, observed together."""
+
+    @dg.multi_observable_source_asset(  # type: ignore[untyped-decorator]
+        specs=stream_table_specs(),
+        name="observe_stream_tables",
+        description="Reads each stream table's Delta log and the stream's newest batch.",
+        can_subset=False,
+    )
+    def observe_stream_tables(rapport: RapportResource) -> Any:
+        yield from observations(rapport.settings())
+
+    return observe_stream_tables  # type: ignore[no-any-return]
