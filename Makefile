@@ -15,12 +15,12 @@ VENV_STAMP := .venv/.rapport-synced
 JARS_STAMP := var/jars/.resolved
 POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/settings.xml
 
-.PHONY: help setup run up down status test test-unit bench lint format clean
+.PHONY: help setup browser run up down status test test-unit bench lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV_STAMP) $(JARS_STAMP) ## Install uv, the Python environment (uv.lock) and the JVM jars (Maven Central)
+setup: $(VENV_STAMP) $(JARS_STAMP) browser ## Install uv, the Python environment (uv.lock), the JVM jars (Maven Central) and Chromium
 
 $(VENV_STAMP): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv $(UV_VERSION) with pip"; $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"; }
@@ -34,7 +34,18 @@ $(JARS_STAMP): $(POMS)
 	$(MVN) dependency:copy-dependencies
 	@touch $@
 
-run: setup ## Start Kafka, the schema registry and the stream; Ctrl-C stops everything
+# Debian's chromium drives the Dagster UI test headless (playwright cannot download its own
+# browser here). Checked on every setup, installed only when missing; without root it says how.
+browser: ## Install Chromium (apt-get) if missing
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium with apt-get (for the Dagster UI test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing; the Dagster UI test needs it. Run: sudo apt-get update && sudo apt-get install -y chromium"; \
+	  fi; }
+
+run: setup ## Start Kafka, the schema registry, the stream and Dagster (UI :3000); Ctrl-C stops all
 	$(RUN) rapport run
 
 up: setup ## Start the stack in the background

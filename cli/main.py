@@ -23,7 +23,7 @@ def main() -> None:
 @main.command()
 @fail_clearly
 def run() -> None:
-    """Start Kafka, the schema registry and the stream; say what runs where; Ctrl-C stops all."""
+    """Start Kafka, the registry, the stream and Dagster; say what runs where; Ctrl-C stops all."""
     from cli.stack import Stack
 
     sys.exit(Stack(load_settings()).run_foreground(click.echo))
@@ -32,7 +32,7 @@ def run() -> None:
 @main.command()
 @fail_clearly
 def up() -> None:
-    """Start Kafka, the schema registry and the stream in the background (idempotent)."""
+    """Start Kafka, the schema registry, the stream and Dagster in the background (idempotent)."""
     from cli.stack import Stack
 
     stack = Stack(load_settings())
@@ -45,7 +45,7 @@ def up() -> None:
 @main.command()
 @fail_clearly
 def down() -> None:
-    """Stop the stream, the registry, then Kafka (idempotent)."""
+    """Stop Dagster, the stream, the registry, then Kafka (idempotent)."""
     from cli.stack import Stack
 
     Stack(load_settings()).down(click.echo)
@@ -265,8 +265,10 @@ if __name__ == "__main__":
 def _register_groups() -> None:
     """Command groups that live in their own modules."""
     from cli.maintain import maintain
+    from cli.orchestration import dagster
 
     main.add_command(maintain)
+    main.add_command(dagster)
 
 
 _register_groups()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from infra.kafka_broker import LocalKafkaBroker
 from lakehouse.settings import Settings
+from orchestration.service import DagsterService
 from registry.service import RegistryService
 from streaming.service import StreamService
 
@@ -31,6 +32,7 @@ class Stack:
         self.kafka = LocalKafkaBroker(settings)
         self.registry = RegistryService(settings)
         self.stream = StreamService(settings)
+        self.dagster = DagsterService(settings)
 
     def up(self, say: Callable[[str], None]) -> None:
         say("starting Kafka ...")
@@ -46,6 +48,12 @@ class Stack:
         say("starting the stream (Spark takes ~20 s) ...")
         started = self.stream.start()
         say(f"  stream {'started' if started else 'already running'}")
+        say("starting Dagster (UI and daemon, ~30 s) ...")
+        started = self.dagster.start()
+        say(f"  Dagster {'started' if started else 'already running'} on {self.dagster.url}")
+        for location, error in self.dagster.load_errors().items():
+            first_line = error.splitlines()[0] if error else ""
+            say(f"  code location {location} did not load ({first_line}); see the UI")
 
     def _register_contracts(self) -> int:
         """Deploy the contracts, as a deployment pipeline would (idempotent)."""
@@ -57,6 +65,7 @@ class Stack:
         return len(register_all(RegistryClient(self.settings.registry), catalog))
 
     def down(self, say: Callable[[str], None]) -> None:
+        say(f"Dagster: {'stopped' if self.dagster.stop() else 'was not running'}")
         say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
         say(f"schema registry: {'stopped' if self.registry.stop() else 'was not running'}")
         say(f"Kafka: {'stopped' if self.kafka.stop() else 'was not running'}")
@@ -65,6 +74,7 @@ class Stack:
         broker = self.kafka.status()
         stream = self.stream.status()
         registry = self.registry.status()
+        dagster = self.dagster.status()
         batches = ", ".join(
             f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
             for name, q in stream.queries.items()
@@ -95,6 +105,13 @@ class Stack:
                 if stream.running
                 else "stopped",
             ),
+            ServiceLine(
+                "dagster",
+                dagster.running,
+                f"pid {dagster.pid}, {dagster.url}, home {dagster.home}"
+                if dagster.running
+                else f"stopped (home {dagster.home})",
+            ),
         ]
 
     def where(self) -> list[str]:
@@ -103,6 +120,8 @@ class Stack:
             f"Kafka (KRaft, single node)  {self.kafka.bootstrap_servers}",
             f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
             f"Schema registry             {self.settings.registry.url}",
+            f"Dagster UI                  {self.dagster.url}",
+            f"Dagster home (runs, logs)   {self.dagster.home}",
             f"Lakehouse (Delta)           {self.settings.lakehouse}",
             f"Checkpoints                 {self.settings.checkpoints}",
             f"Service logs                {self.settings.run_dir}/*.out",

@@ -6,6 +6,7 @@ ours only when it is alive and its command line carries the service's marker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,6 +30,9 @@ class ManagedProcess:
     run_dir: Path
     #: A string only this service's command line holds (e.g. its config file's path).
     marker: str
+    #: Stop its children too: for a supervisor (e.g. `dagster dev`) whose children
+    #: (webserver, daemon, code servers, runs) must not outlive it.
+    whole_group: bool = False
 
     @property
     def pid_file(self) -> Path:
@@ -93,13 +97,14 @@ class ManagedProcess:
         what: str,
         env: Mapping[str, str] | None = None,
         hint: str = "",
+        cwd: Path | None = None,
     ) -> None:
         """Start the service and return once `ready()` holds; a clear error if it never does.
 
         If the process dies while starting, or is not ready by the deadline, it is stopped
         and ServiceError carries the last lines of its output, so the user sees why.
         """
-        proc = self.start(argv, env=env)
+        proc = self.start(argv, env=env, cwd=cwd)
 
         def started() -> bool:
             if proc.poll() is not None:
@@ -116,25 +121,81 @@ class ManagedProcess:
             )
 
     def stop(self, timeout_s: float = 60.0) -> bool:
-        """SIGTERM, wait for a clean exit, SIGKILL after `timeout_s`; False if not running."""
+        """SIGTERM, wait for a clean exit, SIGKILL after `timeout_s`; False if not running.
+
+        With `whole_group`, the service first shuts its children down itself; whatever of
+        its process group or descendants is still alive then is terminated, then killed.
+        """
         pid = self.pid()
         if pid is None:
             return False
         proc = psutil.Process(pid)
+        # Taken before the stop: once the leader is gone its children are re-parented, and a
+        # child that started its own session has left the group.
+        family = _descendants(proc) if self.whole_group else []
         os.kill(pid, signal.SIGTERM)
         try:
             proc.wait(timeout=timeout_s)
         except psutil.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        if self.whole_group:
+            # start() gives the service its own session, so its pid is its group id.
+            _terminate([*family, *_group_members(pid)], timeout_s=10)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def group_pids(self) -> list[int]:
+        """Pids of the running service's process group and descendants, itself included."""
+        pid = self.pid()
+        if pid is None:
+            return []
+        procs = {p.pid for p in [*_descendants(psutil.Process(pid)), *_group_members(pid)]}
+        return sorted(procs | {pid})
 
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log yet)"
+
+
+def _descendants(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return list(proc.children(recursive=True))
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def _terminate(procs: Sequence[psutil.Process], timeout_s: float) -> None:
+    """SIGTERM the ones still alive, SIGKILL what is left after `timeout_s`.
+
+    psutil checks each process's start time before signalling it, so a pid reused by an
+    unrelated program in the meantime is left alone.
+    """
+    alive = []
+    for proc in {p.pid: p for p in procs}.values():
+        try:
+            proc.terminate()
+            alive.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    _, left = psutil.wait_procs(alive, timeout=timeout_s)
+    for proc in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(left, timeout=10)
 
 
 def wait_until(check: object, timeout_s: float, interval_s: float = 0.25) -> bool:

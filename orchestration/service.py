@@ -53,8 +53,10 @@ storage:
 run_retries:
   enabled: true
   max_retries: {settings.dagster.max_run_retries}
-# This machine may not reach the internet; nothing is sent anywhere.
+# A local stack that may not reach the internet: no telemetry, no newsletter prompt in the UI.
 telemetry:
+  enabled: false
+nux:
   enabled: false
 # The freshness daemon evaluates assets' freshness policies; the gold assets' SLAs will rely
 # on it (#5). Dagster 1.13 runs it by default; said here so nobody turns it off unawares.
@@ -115,6 +117,16 @@ class DagsterService:
             error = loaded.get("message") if loaded.get("__typename") == "PythonError" else None
             states[entry["name"]] = f"error: {error}" if error else entry["loadStatus"]
         return states
+
+    def load_errors(self) -> dict[str, str]:
+        """Code locations that failed to load, with the error; empty if none (or no answer)."""
+        import requests
+
+        try:
+            states = self.code_locations()
+        except (requests.RequestException, KeyError, TypeError, ValueError):
+            return {}
+        return {name: state for name, state in states.items() if state.startswith("error: ")}
 
     def _port_taken(self) -> bool:
         host = self.url.split("//", 1)[1].rsplit(":", 1)[0]

@@ -39,6 +39,9 @@ def test_the_expected_commands_exist() -> None:
         ("up",),
         ("down",),
         ("status",),
+        ("dagster", "start"),
+        ("dagster", "stop"),
+        ("dagster", "status"),
         ("produce",),
         ("sql",),
     } <= set(COMMANDS)
@@ -81,6 +84,14 @@ def test_status_of_a_stopped_stack(isolated: Path) -> None:
     assert "kafka    stopped" in result.output
     assert "registry stopped" in result.output
     assert "stream   stopped" in result.output
+    assert "dagster  stopped" in result.output
+
+
+def test_dagster_status_exit_code_when_stopped(isolated: Path) -> None:
+    result = CliRunner().invoke(main, ["dagster", "status"])
+    assert result.exit_code == 3
+    assert "not running" in result.output
+    assert str(isolated / "state" / "dagster") in result.output
 
 
 def test_kafka_status_exit_code_when_stopped(isolated: Path) -> None:

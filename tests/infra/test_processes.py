@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from infra.processes import ManagedProcess, wait_until
@@ -68,6 +69,24 @@ def test_sigterm_ignoring_process_is_killed_after_timeout(tmp_path: Path) -> Non
     assert wait_until(lambda: (tmp_path / "ready").exists(), 10)
     assert proc.stop(timeout_s=1) is True
     assert proc.pid() is None
+
+
+def test_whole_group_stop_ends_children_that_ignore_sigterm(tmp_path: Path) -> None:
+    """A supervisor's children die with it, even one in its own session ignoring SIGTERM."""
+    marker = "rapport-test-supervisor"
+    proc = ManagedProcess("supervisor", tmp_path, marker=marker, whole_group=True)
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    code = (
+        "import subprocess, sys, time, pathlib;"
+        f"subprocess.Popen([sys.executable, '-c', {stubborn!r}]);"
+        f"subprocess.Popen([sys.executable, '-c', {stubborn!r}], start_new_session=True);"
+        f"pathlib.Path({str(tmp_path / 'ready')!r}).touch(); time.sleep(60)"
+    )
+    proc.start([sys.executable, "-c", code, marker])
+    assert wait_until(lambda: (tmp_path / "ready").exists() and len(proc.group_pids()) == 3, 10)
+    family = proc.group_pids()
+    assert proc.stop(timeout_s=5) is True
+    assert not [pid for pid in family if psutil.pid_exists(pid)]
 
 
 def test_wait_until_gives_up_at_the_deadline() -> None:

@@ -117,3 +117,21 @@ def test_settings_env_rebuilds_identical_settings(monkeypatch: pytest.MonkeyPatc
     assert rebuilt == original
     assert rebuilt.kafka.sasl_password is not None
     assert rebuilt.kafka.sasl_password.get_secret_value() == "s3cr3t"
+
+
+def test_dagster_defaults_to_loopback_3000_and_a_home_under_var() -> None:
+    s = Settings()
+    assert s.dagster.url == "http://127.0.0.1:3000"
+    assert s.dagster_home == PROJECT_ROOT / "var" / "dagster"
+    assert s.dagster.workspace == PROJECT_ROOT / "workspace.yaml"
+
+
+def test_dagster_home_follows_the_state_dir_unless_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert Settings(state_dir=tmp_path).dagster_home == tmp_path / "dagster"
+    monkeypatch.setenv("RAPPORT_DAGSTER__HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("RAPPORT_DAGSTER__PORT", "3300")
+    s = Settings(state_dir=tmp_path)
+    assert s.dagster_home == tmp_path / "elsewhere"
+    assert s.dagster.url == "http://127.0.0.1:3300"
