@@ -264,9 +264,11 @@ if __name__ == "__main__":
 
 def _register_groups() -> None:
     """Command groups that live in their own modules."""
+    from cli.backfill import backfill
     from cli.maintain import maintain
     from cli.orchestration import dagster
 
+    main.add_command(backfill)
     main.add_command(maintain)
     main.add_command(dagster)
 

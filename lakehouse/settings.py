@@ -253,6 +253,9 @@ class DagsterSettings(BaseModel):
     workspace: Path = PROJECT_ROOT / "workspace.yaml"
     #: How many times the daemon retries a failed run (dagster.yaml's run_retries).
     max_run_retries: int = Field(default=2, ge=0)
+    #: Runs at once (the rest queue). A Spark run takes a driver (~1 core, a few GiB); 2 lets
+    #: the minute's stream observation (no JVM) run beside a long backfill on 2 cores.
+    max_concurrent_runs: int = Field(default=2, ge=1)
     start_timeout_s: float = Field(default=120.0, gt=0)
 
     @property

@@ -54,7 +54,7 @@ def late_event_days(
         delta = DeltaTable(delta_uri(OPS_LATE_EVENTS.location(settings)))
     except TableNotFoundError:
         return [], after
-    filters: list[Any] = [("event_date", "<", before.isoformat())]
+    filters: list[Any] = [("event_date", "<", before)]
     rows = delta.to_pyarrow_table(columns=["event_date", "recorded_at"], filters=filters)
     newest = after
     days: set[str] = set()

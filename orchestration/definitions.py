@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse.settings import get_settings
 from orchestration import automation
 from orchestration.batch import batch_assets, landing_spec
 from orchestration.partitions import daily_partitions
@@ -21,7 +20,7 @@ from orchestration.streaming import kafka_spec, stream_observer
 def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
     """The whole code location; `rapport` overrides the settings (tests)."""
     rapport = rapport or RapportResource()
-    partitions = daily_partitions(get_settings().history_start)
+    partitions = daily_partitions(rapport.settings().history_start)
     daily = automation.daily_job(partitions)
     history = automation.history_job(partitions)
     observe = automation.observe_job()

@@ -34,4 +34,5 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def spark(self) -> SparkSession:
         from lakehouse.spark import get_spark
 
-        return get_spark(self.settings(), app_name=self.app_name)
+        # Assets address tables by path; the catalog's names are for SQL users and the stream.
+        return get_spark(self.settings(), app_name=self.app_name, register_tables=False)

@@ -53,13 +53,16 @@ storage:
 run_retries:
   enabled: true
   max_retries: {settings.dagster.max_run_retries}
+# Each run starts its own Spark driver: on a small machine, a few at a time (the rest queue).
+run_queue:
+  max_concurrent_runs: {settings.dagster.max_concurrent_runs}
 # A local stack that may not reach the internet: no telemetry, no newsletter prompt in the UI.
 telemetry:
   enabled: false
 nux:
   enabled: false
 # The freshness daemon evaluates assets' freshness policies; the gold assets' SLAs will rely
-# on it (#5). Dagster 1.13 runs it by default; said here so nobody turns it off unawares.
+# on it (#6). Dagster 1.13 runs it by default; said here so nobody turns it off unawares.
 freshness:
   enabled: true
 """

@@ -114,7 +114,7 @@ def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str
         delta = DeltaTable(delta_uri(OPS_STREAM_BATCHES.location(settings)))
     except TableNotFoundError:
         return None
-    since = (today - timedelta(days=1)).isoformat()
+    since = today - timedelta(days=1)
     rows = delta.to_pyarrow_table(
         filters=[("batch_date", ">=", since)],
         columns=[

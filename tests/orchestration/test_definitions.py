@@ -36,3 +36,46 @@ def test_importing_definitions_starts_no_spark() -> None:
 def test_workspace_points_at_the_code_location() -> None:
     text = (PROJECT_ROOT / "workspace.yaml").read_text()
     assert "orchestration.definitions" in text
+
+
+def test_one_graph_from_kafka_to_the_daily_aggregates() -> None:
+    from lakehouse.tables import DAILY_TABLES, TABLES
+    from orchestration.definitions import build_definitions
+
+    built = build_definitions()
+    graph = built.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    tables = {t.qualified_name.replace(".", "/") for t in TABLES}
+    assert keys == tables | {"kafka/events", "landing/history", "batch/history_load"}
+
+    def ancestors(key: str) -> set[str]:
+        found: set[str] = set()
+        todo = [dg.AssetKey(key.split("/"))]
+        while todo:
+            for parent in graph.get(todo.pop()).parent_keys:
+                if parent.to_user_string() not in found:
+                    found.add(parent.to_user_string())
+                    todo.append(parent)
+        return found
+
+    for table in DAILY_TABLES:
+        lineage = ancestors(table.qualified_name.replace(".", "/"))
+        assert {"kafka/events", "bronze/events", "batch/history_load"} <= lineage, table
+    assert "silver/orders" in ancestors("gold/orders_per_minute")
+
+
+def test_batch_assets_backfill_in_one_run_and_automation_is_declared() -> None:
+    from orchestration.definitions import build_definitions
+
+    built = build_definitions()
+    graph = built.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        policy = built.resolve_assets_def(key).backfill_policy
+        assert policy is not None, key
+        assert policy.max_partitions_per_run is None, key
+    assert {s.name for s in built.schedules or []} == {
+        "daily_aggregates_yesterday",
+        "observe_stream_every_minute",
+        "table_maintenance_nightly",
+    }
+    assert [s.name for s in built.sensors or []] == ["late_events_sensor"]
