@@ -1,14 +1,16 @@
-"""Reconciliation: the stream's gold.sales_by_day against a recomputation from silver.
+"""Reconciliation: the stream's gold figures of a day against a recomputation from silver.
 
 The stream keeps gold exact by recomputing what each batch touched; this is the independent
-daily check. A day whose figures differ is reported with the size of each difference, and
-corrected by replacing its gold row with the recomputed one (the same `streaming.gold`
-function the stream uses). Every comparison is kept in ops.reconciliation.
+daily check, over gold.sales_by_day (every figure) and the day totals of
+gold.orders_per_minute and gold.signups_per_hour. A day whose figures differ is reported with
+the size of each difference, and corrected by replacing that day's gold rows with the
+recomputed ones (the same `streaming.gold` functions the stream uses). Every comparison is
+kept in ops.reconciliation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,18 +20,22 @@ from jobs.daily import read_days, replace_days
 from jobs.history import end_of
 from lakehouse.settings import Settings
 from lakehouse.tables import (
+    GOLD_ORDERS_PER_MINUTE,
     GOLD_SALES_BY_DAY,
+    GOLD_SIGNUPS_PER_HOUR,
     OPS_RECONCILIATION,
+    SILVER_CUSTOMER_ACTIVITY,
     SILVER_INVOICES,
     SILVER_ORDER_UPDATES,
     SILVER_ORDERS,
     SILVER_PAYMENTS,
     SILVER_REFUNDS,
+    TableDef,
 )
 from streaming import gold
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 #: The figures of gold.sales_by_day that are compared (every measure column).
 FIGURES = tuple(
@@ -50,21 +56,62 @@ def _number(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+@dataclass(frozen=True)
+class GoldCheck:
+    """A gold table the stream writes, recomputed from silver and compared by day totals."""
+
+    table: TableDef
+    figures: tuple[str, ...]
+    recompute: Callable[[Callable[[TableDef], DataFrame], datetime], DataFrame]
+
+
+def _sales(read: Callable[[TableDef], DataFrame], stamp: datetime) -> DataFrame:
+    return gold.sales_by_day(
+        read(SILVER_ORDERS),
+        read(SILVER_ORDER_UPDATES),
+        read(SILVER_REFUNDS),
+        read(SILVER_PAYMENTS),
+        read(SILVER_INVOICES),
+        stamp,
+    )
+
+
+#: What reconciliation checks: every figure of sales_by_day, and the day totals of the
+#: per-minute and per-hour tables.
+CHECKS = (
+    GoldCheck(GOLD_SALES_BY_DAY, FIGURES, _sales),
+    GoldCheck(
+        GOLD_ORDERS_PER_MINUTE,
+        ("orders", "order_value"),
+        lambda read, stamp: gold.orders_per_minute(read(SILVER_ORDERS), stamp),
+    ),
+    GoldCheck(
+        GOLD_SIGNUPS_PER_HOUR,
+        ("signups",),
+        lambda read, stamp: gold.signups_per_hour(read(SILVER_CUSTOMER_ACTIVITY), stamp),
+    ),
+)
+
+
 def compare(
-    stream: dict[date, dict[str, Any]], silver: dict[date, dict[str, Any]], days: Sequence[date]
+    stream: dict[date, dict[str, Any]],
+    silver: dict[date, dict[str, Any]],
+    days: Sequence[date],
+    table_name: str = GOLD_SALES_BY_DAY.qualified_name,
+    figures: Sequence[str] = FIGURES,
 ) -> list[dict[str, Any]]:
     """One comparison row per day and figure (pure: tested without Spark)."""
     rows = []
     for day in days:
         ours, theirs = stream.get(day, {}), silver.get(day, {})
-        for figure in FIGURES:
+        if not ours and not theirs:
+            continue  # a day with nothing in either place
+        for figure in figures:
             a, b = _number(ours.get(figure)), _number(theirs.get(figure))
-            if a is None and b is None and not theirs.get("orders") and not ours:
-                continue  # a day with nothing in either place
             rows.append(
                 {
                     "event_date": day,
-                    "table_name": GOLD_SALES_BY_DAY.qualified_name,
+                    "table_name": table_name,
                     "figure": figure,
                     "stream_value": None if a is None else str(a),
                     "silver_value": None if b is None else str(b),
@@ -75,40 +122,50 @@ def compare(
     return rows
 
 
-def reconcile_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> Reconciliation:
-    """Compare and correct gold.sales_by_day for these days; record every comparison."""
+def _day_totals(frame: DataFrame, figures: Sequence[str]) -> dict[date, dict[str, Any]]:
+    from pyspark.sql import functions as F
 
-    def read(table: Any) -> Any:
+    totals = frame.groupBy("event_date").agg(*[F.sum(f).alias(f) for f in figures])
+    return {r["event_date"]: r.asDict() for r in totals.collect()}
+
+
+def reconcile_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> Reconciliation:
+    """Compare and correct the stream's gold for these days; record every comparison."""
+
+    def read(table: TableDef) -> DataFrame:
         return read_days(spark, settings, table, days)
 
-    recomputed = gold.sales_by_day(
-        read(SILVER_ORDERS),
-        read(SILVER_ORDER_UPDATES),
-        read(SILVER_REFUNDS),
-        read(SILVER_PAYMENTS),
-        read(SILVER_INVOICES),
-        end_of(max(days)),
-    ).localCheckpoint(eager=True)
-    silver = {r["event_date"]: r.asDict() for r in recomputed.collect()}
-    stream = {r["event_date"]: r.asDict() for r in read(GOLD_SALES_BY_DAY).collect()}
-    rows = compare(stream, silver, days)
-    result = Reconciliation(checked=len(rows))
-    wrong_days = sorted({r["event_date"] for r in rows if not r["matches"]})
-    for r in rows:
-        if not r["matches"]:
-            result.differences.append(
-                f"{r['event_date']} {r['figure']}: stream {r['stream_value']}, "
-                f"silver {r['silver_value']}"
-            )
-    if wrong_days:
-        fixed = recomputed.where(recomputed.event_date.isin(*[d.isoformat() for d in wrong_days]))
-        replace_days(settings, GOLD_SALES_BY_DAY, fixed, wrong_days)
-        result.corrected_days = [d.isoformat() for d in wrong_days]
+    result = Reconciliation()
     checked_at = datetime.now(UTC)
-    for r in rows:
-        r["corrected"] = r["event_date"] in wrong_days
-        r["checked_at"] = checked_at
-    if rows:
-        frame = spark.createDataFrame(rows, OPS_RECONCILIATION.schema)
+    recorded: list[dict[str, Any]] = []
+    for check in CHECKS:
+        recomputed = check.recompute(read, end_of(max(days))).localCheckpoint(eager=True)
+        rows = compare(
+            _day_totals(read(check.table), check.figures),
+            _day_totals(recomputed, check.figures),
+            days,
+            check.table.qualified_name,
+            check.figures,
+        )
+        wrong_days = sorted({r["event_date"] for r in rows if not r["matches"]})
+        result.differences += [
+            f"{r['table_name']} {r['event_date']} {r['figure']}: stream {r['stream_value']}, "
+            f"silver {r['silver_value']}"
+            for r in rows
+            if not r["matches"]
+        ]
+        if wrong_days:
+            fixed = recomputed.where(
+                recomputed.event_date.isin(*[d.isoformat() for d in wrong_days])
+            )
+            replace_days(settings, check.table, fixed, wrong_days)
+            result.corrected_days += [f"{check.table.name} {d}" for d in wrong_days]
+        for r in rows:
+            r["corrected"] = r["event_date"] in wrong_days
+            r["checked_at"] = checked_at
+        recorded += rows
+    result.checked = len(recorded)
+    if recorded:
+        frame = spark.createDataFrame(recorded, OPS_RECONCILIATION.schema)
         frame.write.format("delta").mode("append").save(OPS_RECONCILIATION.location(settings))
     return result

@@ -758,5 +758,9 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     ),
     OPS_STREAM_BATCHES.qualified_name: (BRONZE_EVENTS.qualified_name,),
     OPS_LATE_EVENTS.qualified_name: (BRONZE_EVENTS.qualified_name,),
-    OPS_RECONCILIATION.qualified_name: (GOLD_SALES_BY_DAY.qualified_name,),
+    OPS_RECONCILIATION.qualified_name: (
+        GOLD_SALES_BY_DAY.qualified_name,
+        GOLD_ORDERS_PER_MINUTE.qualified_name,
+        GOLD_SIGNUPS_PER_HOUR.qualified_name,
+    ),
 }

@@ -208,7 +208,7 @@ def reconciliation(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         result = reconcile_days(rapport.spark(), rapport.settings(), partition_days(context))
         if result.differences:
             context.log.warning(
-                "gold.sales_by_day differed from silver on %s figure(s) (%s); corrected",
+                "gold differed from silver on %s figure(s) (%s); corrected",
                 len(result.differences),
                 "; ".join(result.differences[:5]),
             )
