@@ -26,13 +26,31 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     settings_json: str = "{}"
     app_name: str = "rapport-dagster"
+    #: Register the catalog's names (bronze.events, ...) in the run's session, as every Rapport
+    #: process does. Tests sharing one session between lakehouses turn it off.
+    register_names: bool = True
 
     def settings(self) -> Settings:
         overrides = json.loads(self.settings_json)
         return Settings.model_validate(overrides) if overrides else Settings()
 
     def spark(self) -> SparkSession:
+        """The run's session, with every catalog table created (a run may come before the
+        stream ever wrote one: a history load on a new lakehouse)."""
+        from lakehouse.catalog import ensure_table
         from lakehouse.spark import get_spark
+        from lakehouse.tables import TABLES
 
-        # Assets address tables by path; the catalog's names are for SQL users and the stream.
-        return get_spark(self.settings(), app_name=self.app_name, register_tables=False)
+        settings = self.settings()
+        if settings.lakehouse in _READY:
+            return get_spark(settings, app_name=self.app_name, register_tables=False)
+        session = get_spark(settings, app_name=self.app_name, register_tables=self.register_names)
+        if not self.register_names:
+            for table in TABLES:
+                ensure_table(session, settings, table, register_name=False)
+        _READY.add(settings.lakehouse)
+        return session
+
+
+#: Lakehouses whose tables this process has created or found (once per run process).
+_READY: set[str] = set()

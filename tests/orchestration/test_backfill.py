@@ -43,7 +43,9 @@ VOLATILE = {"computed_at", "updated_at", "ingest_time", "quarantined_at", "check
 
 
 def _definitions(settings: Settings) -> dg.Definitions:
-    return build_definitions(RapportResource(settings_json=json.dumps(revealed(settings))))
+    return build_definitions(
+        RapportResource(settings_json=json.dumps(revealed(settings)), register_names=False)
+    )
 
 
 def _run(defs: dg.Definitions, job: str, first: date, last: date) -> dg.ExecuteInProcessResult:
@@ -188,7 +190,7 @@ def test_late_data_sensor_requests_the_days_late_events_touched(
 
 
 def _resource(settings: Settings) -> RapportResource:
-    return RapportResource(settings_json=json.dumps(revealed(settings)))
+    return RapportResource(settings_json=json.dumps(revealed(settings)), register_names=False)
 
 
 def _load(spark: Any, settings: Settings, table: TableDef) -> list[Any]:
