@@ -208,3 +208,14 @@ def wait_until(check: object, timeout_s: float, interval_s: float = 0.25) -> boo
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval_s)
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already accepts connections there (it would fool a readiness check)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False

@@ -165,10 +165,11 @@ DAILY_AGGREGATES: tuple[tuple[TableDef, Compute], ...] = (
 )
 
 
-def daily_aggregate(
-    table: TableDef, compute: Compute, partitions: dg.PartitionsDefinition
-) -> dg.AssetsDefinition:
-    @dg.asset(
+def _daily_asset(
+    table: TableDef, partitions: dg.PartitionsDefinition
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The decorator of a daily asset writing `table`: after the history load and its inputs."""
+    return dg.asset(
         key=table_key(table),
         deps=[HISTORY_KEY, *[table_key(name) for name in UPSTREAM[table.qualified_name]]],
         partitions_def=partitions,
@@ -178,6 +179,12 @@ def daily_aggregate(
         kinds={"spark", "delta"},
         description=table.description,
     )
+
+
+def daily_aggregate(
+    table: TableDef, compute: Compute, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    @_daily_asset(table, partitions)
     def aggregate(
         context: dg.AssetExecutionContext, rapport: RapportResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -192,16 +199,7 @@ def daily_aggregate(
 
 
 def reconciliation(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=table_key(OPS_RECONCILIATION),
-        deps=[HISTORY_KEY, *[table_key(n) for n in UPSTREAM[OPS_RECONCILIATION.qualified_name]]],
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=RETRY,
-        group_name="daily",
-        kinds={"spark", "delta"},
-        description=OPS_RECONCILIATION.description,
-    )
+    @_daily_asset(OPS_RECONCILIATION, partitions)
     def ops_reconciliation(
         context: dg.AssetExecutionContext, rapport: RapportResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]

@@ -7,12 +7,11 @@ this module writes, so runs, schedules and backfills survive a restart of the st
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.processes import ManagedProcess, ServiceError
+from infra.processes import ManagedProcess, ServiceError, port_taken
 from lakehouse.settings import PROJECT_ROOT, Settings, settings_env
 
 #: Asks the webserver which code locations it loaded, and the error of one that failed.
@@ -133,11 +132,7 @@ class DagsterService:
 
     def _port_taken(self) -> bool:
         host = self.url.split("//", 1)[1].rsplit(":", 1)[0]
-        try:
-            with socket.create_connection((host, self.settings.dagster.port), timeout=1.0):
-                return True
-        except OSError:
-            return False
+        return port_taken(host, self.settings.dagster.port)
 
     def start(self, timeout_s: float | None = None) -> bool:
         """Start Dagster and wait until its UI answers; False if it already ran."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from dataclasses import dataclass
 
-from infra.processes import ManagedProcess, ServiceError
+from infra.processes import ManagedProcess, ServiceError, port_taken
 from lakehouse.settings import Settings, settings_env
 
 REGISTRY_MODULE = "registry"
@@ -53,11 +52,7 @@ class RegistryService:
             return False
 
     def _port_taken(self) -> bool:
-        try:
-            with socket.create_connection((self._host, self.settings.registry.port), timeout=1.0):
-                return True
-        except OSError:
-            return False
+        return port_taken(self._host, self.settings.registry.port)
 
     def start(self, timeout_s: float | None = None) -> bool:
         """Start the registry and wait until it answers; False if it already ran."""
