@@ -19,13 +19,13 @@ from lakehouse.tables import (
     GOLD_DAILY_CUSTOMERS,
     GOLD_DAILY_INVENTORY,
     GOLD_DAILY_SALES,
-    MONEY_SUM,
     TableDef,
 )
+from streaming.gold import daily_measures, money
 from streaming.silver import ACTIVE_LABELS
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 
 def day_range(first: date, last: date) -> list[date]:
@@ -52,12 +52,6 @@ def _stamp(frame: DataFrame, table: TableDef) -> DataFrame:
     return frame.withColumn("computed_at", F.current_timestamp()).select(*table.schema.fieldNames())
 
 
-def _money(column: Column) -> Column:
-    from pyspark.sql import functions as F
-
-    return F.coalesce(column, F.lit(0)).cast(MONEY_SUM)
-
-
 def daily_sales(orders: DataFrame, order_lines: DataFrame) -> DataFrame:
     """Per day, region, channel and category: orders containing it, units and revenue."""
     from pyspark.sql import functions as F
@@ -67,7 +61,7 @@ def daily_sales(orders: DataFrame, order_lines: DataFrame) -> DataFrame:
     sales = lines.groupBy("event_date", "region", "channel", "category").agg(
         F.count_distinct("event_id").alias("orders"),
         F.sum("quantity").cast("long").alias("units"),
-        _money(F.sum("line_amount")).alias("revenue"),
+        money(F.sum("line_amount")).alias("revenue"),
     )
     return _stamp(sales, GOLD_DAILY_SALES)
 
@@ -181,33 +175,20 @@ def daily_billing(
     """
     from pyspark.sql import functions as F
 
-    counts = ("invoices", "payments", "refunds")
-    sums = ("invoiced_amount", "paid_amount", "refunded_amount", "outstanding_amount")
     paid_ids = all_payments.select("invoice_id").distinct().withColumn("paid", F.lit(True))
-
-    def part(frame: DataFrame, **values: Column) -> DataFrame:
-        return frame.select(
-            "event_date",
-            *[values.get(c, F.lit(0)).cast("long").alias(c) for c in counts],
-            *[values.get(c, F.lit(0)).cast(MONEY_SUM).alias(c) for c in sums],
-        )
-
     one = F.lit(1)
     unpaid = F.when(F.col("paid").isNull(), F.col("amount")).otherwise(F.lit(0))
-    parts = [
-        part(
-            invoices.join(paid_ids, "invoice_id", "left"),
-            invoices=one,
-            invoiced_amount=F.col("amount"),
-            outstanding_amount=unpaid,
-        ),
-        part(payments, payments=one, paid_amount=F.col("amount")),
-        part(refunds, refunds=one, refunded_amount=F.col("amount")),
-    ]
-    union = parts[0].unionByName(parts[1]).unionByName(parts[2])
-    days = union.groupBy("event_date").agg(
-        *[F.sum(c).cast("long").alias(c) for c in counts],
-        *[_money(F.sum(c)).alias(c) for c in sums],
+    days = daily_measures(
+        [
+            (
+                invoices.join(paid_ids, "invoice_id", "left"),
+                {"invoices": one, "invoiced_amount": F.col("amount"), "outstanding_amount": unpaid},
+            ),
+            (payments, {"payments": one, "paid_amount": F.col("amount")}),
+            (refunds, {"refunds": one, "refunded_amount": F.col("amount")}),
+        ],
+        counts=("invoices", "payments", "refunds"),
+        sums=("invoiced_amount", "paid_amount", "refunded_amount", "outstanding_amount"),
     )
     return _stamp(days, GOLD_DAILY_BILLING)
 

@@ -18,9 +18,10 @@ from datetime import time as clock
 from typing import TYPE_CHECKING
 
 from lakehouse.settings import Settings
+from lakehouse.spark import hadoop_path
 from lakehouse.tables import BRONZE_EVENTS
 from streaming.bronze import landing_to_bronze
-from streaming.refine import Refiner
+from streaming.refine import BatchReport, Refiner
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -32,25 +33,14 @@ class LoadReport:
 
     days: list[str]
     days_without_files: list[str] = field(default_factory=list)
-    records: int = 0
     new_bronze_rows: int = 0
-    valid: int = 0
-    quarantined: int = 0
-    new_events: int = 0
-    rows_written: dict[str, int] = field(default_factory=dict)
+    #: The refinement's own report (records, valid, quarantined, new events, rows per table);
+    #: None when no day had files.
+    refined: BatchReport | None = None
 
 
 def day_folder(settings: Settings, day: date) -> str:
     return f"{settings.landing}/date={day.isoformat()}"
-
-
-def _exists(spark: SparkSession, path: str) -> bool:
-    """Through Hadoop's FileSystem, so a local landing zone and s3a:// read alike."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return bool(fs.exists(hadoop_path))
 
 
 def _numbered_lines(item: tuple[str, bytes]) -> Iterator[tuple[str, int, bytes]]:
@@ -65,7 +55,8 @@ def _numbered_lines(item: tuple[str, bytes]) -> Iterator[tuple[str, int, bytes]]
 def read_landing_day(spark: SparkSession, settings: Settings, day: date) -> DataFrame | None:
     """The day's landing files as bronze rows, or None when the day has no folder."""
     folder = day_folder(settings, day)
-    if not _exists(spark, folder):
+    fs, path = hadoop_path(spark, folder)
+    if not fs.exists(path):
         return None
     # Whole files, so every line keeps its number (a stable key for deduplication).
     files = spark.sparkContext.binaryFiles(f"{folder}/*.jsonl")
@@ -97,7 +88,6 @@ def load_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> 
     for more in frames[1:]:
         bronze = bronze.unionByName(more)
     bronze = bronze.localCheckpoint(eager=True)
-    report.records = bronze.count()
     bronze_days = [
         r[0] for r in bronze.selectExpr("CAST(event_date AS STRING)").distinct().collect()
     ]
@@ -107,22 +97,18 @@ def load_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> 
     app_id = f"rapport-history-{days[0].isoformat()}-{days[-1].isoformat()}"
     version = time.time_ns() // 1_000_000
     try:
-        refiner.begin_load(app_id, version)
+        refiner.begin_load(app_id, version)  # bronze's append carries the same ids
         new_bronze = refiner.append_new(BRONZE_EVENTS, bronze, bronze_days)
         report.new_bronze_rows = new_bronze.count() if new_bronze is not None else 0
         if new_bronze is not None:
             new_bronze.unpersist()
         # All the days' rows, not only the new ones: a load that stopped after bronze
         # still gets its silver and gold on the rerun.
-        refined = refiner.load(
+        report.refined = refiner.load(
             bronze, app_id=app_id, version=version, complete_up_to=end_of(days[-1])
         )
     finally:
         refiner.close()
         bronze.unpersist()
-    report.valid = refined.valid_rows
-    report.quarantined = refined.quarantined_rows
-    report.new_events = refined.new_events
-    report.rows_written = {BRONZE_EVENTS.qualified_name: report.new_bronze_rows}
-    report.rows_written.update(refined.rows_written)
+    report.refined.rows_written[BRONZE_EVENTS.qualified_name] = report.new_bronze_rows
     return report

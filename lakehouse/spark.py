@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.settings import Settings, get_settings
 
@@ -121,3 +121,12 @@ def get_spark(
 
         register(session, settings)
     return session
+
+
+def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """(file system, path) through Hadoop's FileSystem API, so that local folders and
+    s3a:// locations (checkpoints, the landing zone) are read alike."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    found = jvm.org.apache.hadoop.fs.Path(path)
+    return found.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), found

@@ -82,16 +82,17 @@ def history_load(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, rapport: RapportResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         report = load_days(rapport.spark(), rapport.settings(), partition_days(context))
+        refined = report.refined
         return dg.MaterializeResult(
             metadata={
                 "days": len(report.days),
                 "days_without_files": ", ".join(report.days_without_files) or "-",
-                "records": report.records,
+                "records": refined.input_rows if refined else 0,
                 "new_bronze_rows": report.new_bronze_rows,
-                "valid": report.valid,
-                "quarantined": report.quarantined,
-                "new_events": report.new_events,
-                "rows_written": dict(report.rows_written),
+                "valid": refined.valid_rows if refined else 0,
+                "quarantined": refined.quarantined_rows if refined else 0,
+                "new_events": refined.new_events if refined else 0,
+                "rows_written": dict(refined.rows_written) if refined else {},
             }
         )
 

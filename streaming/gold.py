@@ -8,6 +8,7 @@ events, and the same after any replay.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,10 +38,40 @@ def _stamp(frame: DataFrame, complete_up_to: datetime | None) -> DataFrame:
     )
 
 
-def _money(column: Column) -> Column:
+def money(column: Column) -> Column:
+    """A sum of money as the gold type; no rows means 0, not null."""
     from pyspark.sql import functions as F
 
     return F.coalesce(column, F.lit(0)).cast(MONEY_SUM)
+
+
+def daily_measures(
+    parts: Sequence[tuple[DataFrame, dict[str, Column]]],
+    counts: Sequence[str],
+    sums: Sequence[str],
+) -> DataFrame:
+    """Per event_date, counts and money sums gathered from several sources.
+
+    One union and one aggregation instead of outer joins: each (frame, values) part fills
+    the measure columns it names and 0 elsewhere.
+    """
+    from pyspark.sql import functions as F
+
+    def part(frame: DataFrame, values: dict[str, Column]) -> DataFrame:
+        return frame.select(
+            "event_date",
+            *[values.get(c, F.lit(0)).cast("long").alias(c) for c in counts],
+            *[values.get(c, F.lit(0)).cast(MONEY_SUM).alias(c) for c in sums],
+        )
+
+    selected = [part(frame, values) for frame, values in parts]
+    union = selected[0]
+    for more in selected[1:]:
+        union = union.unionByName(more)
+    return union.groupBy("event_date").agg(
+        *[F.sum(c).cast("long").alias(c) for c in counts],
+        *[money(F.sum(c)).alias(c) for c in sums],
+    )
 
 
 def orders_per_minute(orders: DataFrame, complete_up_to: datetime | None) -> DataFrame:
@@ -49,7 +80,7 @@ def orders_per_minute(orders: DataFrame, complete_up_to: datetime | None) -> Dat
 
     per_minute = orders.groupBy(
         F.date_trunc("minute", "event_time").alias("minute"), "region", "channel"
-    ).agg(F.count("*").alias("orders"), _money(F.sum("total")).alias("order_value"))
+    ).agg(F.count("*").alias("orders"), money(F.sum("total")).alias("order_value"))
     return _stamp(per_minute.withColumn("event_date", F.to_date("minute")), complete_up_to).select(
         *GOLD_ORDERS_PER_MINUTE.schema.fieldNames()
     )
@@ -66,30 +97,17 @@ def sales_by_day(
     """One row per day of event time: orders, revenue, AOV, cancellations, refunds, net."""
     from pyspark.sql import functions as F
 
-    # One union and one aggregation (not four outer joins): each source fills its columns.
-    counts = ("orders", "cancellations", "refunds", "payments")
-    sums = ("order_value", "refund_amount", "payment_amount", "invoiced_amount")
-
-    def part(frame: DataFrame, **values: Column) -> DataFrame:
-        return frame.select(
-            "event_date",
-            *[values.get(c, F.lit(0)).cast("long").alias(c) for c in counts],
-            *[values.get(c, F.lit(0)).cast(MONEY_SUM).alias(c) for c in sums],
-        )
-
     one = F.lit(1)
-    parts = [
-        part(orders, orders=one, order_value=F.col("total")),
-        part(order_updates.where(F.col("update_type") == "cancelled"), cancellations=one),
-        part(refunds, refunds=one, refund_amount=F.col("amount")),
-        part(payments, payments=one, payment_amount=F.col("amount")),
-        part(invoices, invoiced_amount=F.col("amount")),
-    ]
-    union = parts[0]
-    for more in parts[1:]:
-        union = union.unionByName(more)
-    days = union.groupBy("event_date").agg(
-        *[F.sum(c).alias(c) for c in counts], *[_money(F.sum(c)).alias(c) for c in sums]
+    days = daily_measures(
+        [
+            (orders, {"orders": one, "order_value": F.col("total")}),
+            (order_updates.where(F.col("update_type") == "cancelled"), {"cancellations": one}),
+            (refunds, {"refunds": one, "refund_amount": F.col("amount")}),
+            (payments, {"payments": one, "payment_amount": F.col("amount")}),
+            (invoices, {"invoiced_amount": F.col("amount")}),
+        ],
+        counts=("orders", "cancellations", "refunds", "payments"),
+        sums=("order_value", "refund_amount", "payment_amount", "invoiced_amount"),
     )
     days = days.withColumn(
         "average_order_value",

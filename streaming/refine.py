@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from infra.kafka_offsets import EndOffsetWatcher
 from lakehouse.settings import Settings
+from lakehouse.spark import hadoop_path
 from lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
@@ -179,13 +180,8 @@ class Refiner:
             time.sleep(0.05)  # start() returns the query id right after the first trigger
         if self.app_id is None:
             raise RuntimeError("refine batch started before the query id was bound")
-        report = BatchReport(batch_id, time.monotonic())
         self._batch_id = batch_id
-        batch = batch.persist()
-        try:
-            self._process(batch, report)
-        finally:
-            batch.unpersist()
+        self._run(batch, stream=True, complete_up_to=None)
 
     def begin_load(self, app_id: str, version: int) -> None:
         """Write as a batch load: these transaction ids, gold recomputed for whole days."""
@@ -207,10 +203,16 @@ class Refiner:
         by key, so loading the same rows twice changes nothing.
         """
         self.begin_load(app_id, version)
-        report = BatchReport(version, time.monotonic())
-        batch = bronze_rows.persist()
+        return self._run(bronze_rows, stream=False, complete_up_to=complete_up_to)
+
+    def _run(
+        self, batch: DataFrame, *, stream: bool, complete_up_to: datetime | None
+    ) -> BatchReport:
+        """One batch, cached while it is read several times."""
+        report = BatchReport(self._batch_id, time.monotonic())
+        batch = batch.persist()
         try:
-            self._process(batch, report, stream=False, complete_up_to=complete_up_to)
+            self._process(batch, report, stream=stream, complete_up_to=complete_up_to)
         finally:
             batch.unpersist()
         return report
@@ -220,8 +222,8 @@ class Refiner:
         batch: DataFrame,
         report: BatchReport,
         *,
-        stream: bool = True,
-        complete_up_to: datetime | None = None,
+        stream: bool,
+        complete_up_to: datetime | None,
     ) -> None:
         from pyspark.sql import functions as F
 
@@ -710,10 +712,7 @@ def _checkpoint_entries(spark: SparkSession, checkpoint: str, name: str) -> list
 
     Through Hadoop's FileSystem, so local folders and s3a:// checkpoints read alike.
     """
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/{name}")
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs, path = hadoop_path(spark, f"{checkpoint}/{name}")
     if not fs.exists(path):
         return None
     if fs.getFileStatus(path).isFile():
