@@ -11,16 +11,14 @@ periodic log checkpoint (every 10 commits by default) for all tables at once.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
-from bench.simulator import write_results
+from bench.results import publish
 from lakehouse.settings import Settings
 
 
@@ -79,12 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rows", type=int, default=1000)
     args = parser.parse_args(argv)
-    results = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "delta_ops": bench_delta_ops(args.tables, args.rounds, args.threads, args.rows),
-    }
-    print("delta_ops:", json.dumps(results["delta_ops"]))
-    print(f"results in {write_results('delta_ops', results)}")
+    figures = bench_delta_ops(args.tables, args.rounds, args.threads, args.rows)
+    publish("delta_ops", {"delta_ops": figures})
     return 0
 
 

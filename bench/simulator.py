@@ -8,15 +8,15 @@ that what reached Kafka is exactly what the ledger says was sent.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.results import publish
 from contracts.catalog import default_catalog
 from infra.kafka_offsets import end_offsets
 from lakehouse.settings import PROJECT_ROOT, Settings
@@ -112,22 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-seconds", type=float, default=60)
     parser.add_argument("--skip-live", action="store_true")
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
-    results["history"] = bench_history(args.history_records)
-    print("history:", json.dumps(results["history"]))
+    sections = {"history": bench_history(args.history_records)}
     if not args.skip_live:
-        results["live"] = bench_live(args.live_rate, args.live_seconds)
-        print("live:   ", json.dumps(results["live"]))
-    print(f"results in {write_results('simulator', results)}")
+        sections["live"] = bench_live(args.live_rate, args.live_seconds)
+    publish("simulator", sections)
     return 0
-
-
-def write_results(name: str, results: dict[str, Any]) -> Path:
-    """Keep a run's figures in var/bench/<name>-<time>.json, for comparing runs."""
-    out = PROJECT_ROOT / "var" / "bench" / f"{name}-{results['at'][:19].replace(':', '')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    return out
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.simulator import write_results
+from bench.results import publish
 from contracts.catalog import default_catalog
 from lakehouse.settings import PROJECT_ROOT, Settings
 
@@ -123,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--warmup-seconds", type=float, default=30)
     args = parser.parse_args(argv)
-    results = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "stream": bench_stream(args.rate, args.seconds, args.warmup_seconds),
-    }
-    print("stream:", json.dumps(results["stream"]))
-    print(f"results in {write_results('stream', results)}")
+    publish("stream", {"stream": bench_stream(args.rate, args.seconds, args.warmup_seconds)})
     return 0
 
 
