@@ -98,10 +98,7 @@ def load_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> 
     version = time.time_ns() // 1_000_000
     try:
         refiner.begin_load(app_id, version)  # bronze's append carries the same ids
-        new_bronze = refiner.append_new(BRONZE_EVENTS, bronze, bronze_days)
-        report.new_bronze_rows = new_bronze.count() if new_bronze is not None else 0
-        if new_bronze is not None:
-            new_bronze.unpersist()
+        report.new_bronze_rows = refiner.append_new(BRONZE_EVENTS, bronze, bronze_days)
         # All the days' rows, not only the new ones: a load that stopped after bronze
         # still gets its silver and gold on the rerun.
         report.refined = refiner.load(

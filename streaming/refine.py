@@ -136,6 +136,8 @@ class Refiner:
         self._batch_id = -1
         #: Recompute gold for whole days (batch loads) rather than the touched periods.
         self._whole_days = False
+        #: Rows each write of the current batch committed, counted once where it is written.
+        self._written: dict[str, int] = {}
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class Refiner:
     ) -> BatchReport:
         """One batch, cached while it is read several times."""
         report = BatchReport(self._batch_id, time.monotonic())
+        self._written = {}
         batch = batch.persist()
         try:
             self._process(batch, report, stream=stream, complete_up_to=complete_up_to)
@@ -366,7 +369,10 @@ class Refiner:
                 errors.append((name, failure))
         for name, frame in results.items():
             if name not in report.rows_written:
-                report.rows_written[name] = frame.count() if frame is not None else 0
+                counted = self._written.get(name)
+                if counted is None:
+                    counted = frame.count() if frame is not None else 0
+                report.rows_written[name] = counted
         if errors:
             failed, first = errors[0]
             raise RuntimeError(f"writing {failed} failed: {first}") from first
@@ -378,11 +384,13 @@ class Refiner:
         """Delta's idempotent write: a (app id, batch id) it has committed is skipped."""
         return writer.option("txnAppId", self.app_id).option("txnVersion", self._batch_id)
 
-    def append_new(
-        self, table: TableDef, rows: DataFrame, dates: Sequence[str]
-    ) -> DataFrame | None:
-        """Append the rows whose key `table` lacks in these event days (e.g. bronze for a load)."""
-        return self._append_new(rows.sparkSession, table, rows, dates)
+    def append_new(self, table: TableDef, rows: DataFrame, dates: Sequence[str]) -> int:
+        """Append the rows whose key `table` lacks in these event days (e.g. bronze for a
+        load); returns how many."""
+        appended = self._append_new(rows.sparkSession, table, rows, dates)
+        if appended is not None:
+            appended.unpersist()
+        return self._written.get(table.qualified_name, 0)
 
     def _append_new(
         self,
@@ -402,7 +410,8 @@ class Refiner:
         # Materialised and cut from its plan: a cached plan that reads the table would be
         # recomputed by Spark after the write below, and then find nothing new.
         fresh = silver.absent_from(rows, existing, table.keys).localCheckpoint(eager=True)
-        if fresh.isEmpty():
+        self._written[table.qualified_name] = found = fresh.count()
+        if not found:
             return fresh
         self._txn(fresh.write.format("delta").mode("append")).save(table.location(self.settings))
         return fresh
@@ -418,7 +427,8 @@ class Refiner:
         from delta.tables import DeltaTable
 
         changes = changes.persist()
-        if changes.count() == 0:
+        self._written[table.qualified_name] = found = changes.count()
+        if not found:
             return changes
         on = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
         merge = (
@@ -627,7 +637,7 @@ class Refiner:
     def _gold_inventory(
         self, spark: SparkSession, changed: DataFrame | None, stamp: datetime | None
     ) -> DataFrame | None:
-        if changed is None or changed.isEmpty():
+        if changed is None or not self._written.get(SILVER_INVENTORY.qualified_name):
             return None
         current = self._replace(
             GOLD_INVENTORY_CURRENT,
