@@ -265,6 +265,24 @@ class DagsterSettings(BaseModel):
         return f"http://{host}:{self.port}"
 
 
+class QualitySettings(BaseModel):
+    """Quality gates, freshness SLAs and the alerts they raise."""
+
+    #: The freshness SLAs, one file a user edits (docs/quality.md lists what it declares).
+    sla_file: Path = PROJECT_ROOT / "quality" / "slas.yaml"
+    #: Where alerts are POSTed as JSON (Slack-compatible `text` included); None: log only.
+    #: A secret: a Slack or Teams webhook URL is a credential.
+    alert_webhook_url: SecretStr | None = None
+    #: How often the alert sensor evaluates the SLAs and gates (an alert goes out within
+    #: this plus one evaluation of a breach).
+    alert_interval_s: int = Field(default=15, ge=5)
+    #: Failing rows shown per check, in Dagster and in ops.quality_results.
+    examples_per_check: int = Field(default=5, ge=0, le=100)
+    #: Days of the stream's partitions the unpartitioned quality job validates (today and
+    #: the days before), when no partition range is given.
+    stream_check_days: int = Field(default=2, ge=1)
+
+
 class Settings(BaseSettings):
     """Rapport's configuration. Nested fields use '__': RAPPORT_KAFKA__BOOTSTRAP_SERVERS."""
 
@@ -295,6 +313,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     dagster: DagsterSettings = Field(default_factory=DagsterSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
     @field_validator("state_dir")
     @classmethod

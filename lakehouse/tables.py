@@ -663,6 +663,64 @@ OPS_RECONCILIATION = TableDef(
     keys=("event_date", "table_name", "figure", "checked_at"),
 )
 
+OPS_QUALITY_RESULTS = TableDef(
+    layer="ops",
+    name="quality_results",
+    description=(
+        "Every quality check ever run: one row per check, table, partition and validation, "
+        "with whether it passed, whether it gates downstream, and its failing rows."
+    ),
+    schema=StructType(
+        [
+            StructField("validation_id", StringType(), False),
+            StructField("table_name", StringType(), False),
+            # The day validated ("2026-11-26"), or "all" for a table without day partitions.
+            StructField("partition", StringType(), False),
+            StructField("suite", StringType(), False),
+            StructField("check_name", StringType(), False),
+            StructField("description", StringType(), False),
+            StructField("blocking", BooleanType(), False),
+            StructField("passed", BooleanType(), False),
+            StructField("rows_checked", LongType(), False),
+            StructField("failing_rows", LongType(), False),
+            # A few failing values or rows, as JSON, for a first look without a query.
+            StructField("examples", StringType(), True),
+            StructField("run_id", StringType(), True),
+            StructField("validated_at", TimestampType(), False),
+            StructField("validated_date", DateType(), False),
+        ]
+    ),
+    partition_by=("validated_date",),
+    keys=("validation_id", "partition", "check_name"),
+)
+
+OPS_QUARANTINE_REPLAYS = TableDef(
+    layer="ops",
+    name="quarantine_replays",
+    description=(
+        "Each attempt to replay a quarantined record after a fix: its Kafka coordinates, "
+        "whether it now passed validation and reached silver, or why it still fails."
+    ),
+    schema=StructType(
+        [
+            StructField("topic", StringType(), False),
+            StructField("partition", IntegerType(), False),
+            StructField("offset", LongType(), False),
+            StructField("event_id", StringType(), True),
+            StructField("event_type", StringType(), True),
+            StructField("original_reason", StringType(), False),
+            StructField("replayed", BooleanType(), False),
+            # Why it is still invalid (null when it was replayed).
+            StructField("reason", StringType(), True),
+            StructField("replay_id", StringType(), False),
+            StructField("replayed_at", TimestampType(), False),
+            StructField("replay_date", DateType(), False),
+        ]
+    ),
+    partition_by=("replay_date",),
+    keys=("replay_id", "topic", "partition", "offset"),
+)
+
 SILVER_TABLES: tuple[TableDef, ...] = (
     SILVER_ORDERS,
     SILVER_ORDER_LINES,
@@ -691,7 +749,13 @@ DAILY_TABLES: tuple[TableDef, ...] = (
     GOLD_DAILY_INVENTORY,
     GOLD_DAILY_BILLING,
 )
-OPS_TABLES: tuple[TableDef, ...] = (OPS_STREAM_BATCHES, OPS_LATE_EVENTS, OPS_RECONCILIATION)
+OPS_TABLES: tuple[TableDef, ...] = (
+    OPS_STREAM_BATCHES,
+    OPS_LATE_EVENTS,
+    OPS_RECONCILIATION,
+    OPS_QUALITY_RESULTS,
+    OPS_QUARANTINE_REPLAYS,
+)
 
 #: Every table Rapport manages, in dependency order.
 TABLES: tuple[TableDef, ...] = (
@@ -758,6 +822,8 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     ),
     OPS_STREAM_BATCHES.qualified_name: (BRONZE_EVENTS.qualified_name,),
     OPS_LATE_EVENTS.qualified_name: (BRONZE_EVENTS.qualified_name,),
+    OPS_QUALITY_RESULTS.qualified_name: (),
+    OPS_QUARANTINE_REPLAYS.qualified_name: (BRONZE_QUARANTINE.qualified_name,),
     OPS_RECONCILIATION.qualified_name: (
         GOLD_SALES_BY_DAY.qualified_name,
         GOLD_ORDERS_PER_MINUTE.qualified_name,

@@ -6,10 +6,11 @@ from typing import Any
 
 import dagster as dg
 
+from lakehouse.delta_log import delta_uri
 from lakehouse.settings import Settings
 from lakehouse.tables import OPS_LATE_EVENTS, TABLES
+from orchestration.quality import silver_checks
 from orchestration.resources import RapportResource
-from orchestration.streaming import delta_uri
 
 DAILY_GROUP = "daily"
 
@@ -18,9 +19,10 @@ def daily_job(partitions: dg.PartitionsDefinition) -> Any:
     """The daily aggregates and reconciliation of one day (or a range, as one run)."""
     return dg.define_asset_job(
         "daily_aggregates",
-        selection=dg.AssetSelection.groups(DAILY_GROUP),
+        # Silver's blocking checks run first: a day whose silver fails never feeds them.
+        selection=dg.AssetSelection.groups(DAILY_GROUP) | silver_checks(),
         partitions_def=partitions,
-        description="Daily aggregates and reconciliation from silver, per day.",
+        description="Silver's quality gates, then daily aggregates and reconciliation, per day.",
     )
 
 
@@ -28,16 +30,21 @@ def history_job(partitions: dg.PartitionsDefinition) -> Any:
     """Historical load and everything downstream of it, for a range of landing days."""
     return dg.define_asset_job(
         "history_backfill",
-        selection=dg.AssetSelection.groups("batch", DAILY_GROUP),
+        selection=dg.AssetSelection.groups("batch", DAILY_GROUP) | silver_checks(),
         partitions_def=partitions,
-        description="Load landing days into bronze and silver, then their daily aggregates.",
+        description=(
+            "Load landing days into bronze and silver, gate them, then their daily aggregates."
+        ),
     )
 
 
 def observe_job() -> Any:
     return dg.define_asset_job(
         "observe_stream",
-        selection=dg.AssetSelection.groups("streaming") - dg.AssetSelection.keys("kafka/events"),
+        # Observation only: the quality suites of these tables run in stream_quality (Spark).
+        selection=(
+            dg.AssetSelection.groups("streaming") - dg.AssetSelection.keys("kafka/events")
+        ).without_checks(),
         description="Observe the stream's tables: freshness, rows, lag and rates.",
     )
 
@@ -111,8 +118,16 @@ def table_maintenance() -> None:
     compact_and_vacuum()
 
 
-def schedules(daily: Any, observe: Any) -> Sequence[Any]:
+def schedules(daily: Any, observe: Any, stream_quality: Any) -> Sequence[Any]:
     return [
+        dg.ScheduleDefinition(
+            name="stream_quality_hourly",
+            job=stream_quality,
+            cron_schedule="5 * * * *",
+            execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="The quality suites of the stream's silver and gold, hourly.",
+        ),
         dg.build_schedule_from_partitioned_job(
             daily,
             name="daily_aggregates_yesterday",

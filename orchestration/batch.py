@@ -33,8 +33,10 @@ from lakehouse.tables import (
     UPSTREAM,
     TableDef,
 )
+from orchestration.freshness import freshness_policy
 from orchestration.resources import RapportResource
 from orchestration.streaming import table_key
+from quality.slas import Slas
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -167,10 +169,11 @@ DAILY_AGGREGATES: tuple[tuple[TableDef, Compute], ...] = (
 
 
 def _daily_asset(
-    table: TableDef, partitions: dg.PartitionsDefinition
+    table: TableDef, partitions: dg.PartitionsDefinition, slas: Slas | None
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """The decorator of a daily asset writing `table`: after the history load and its inputs."""
     return dg.asset(
+        freshness_policy=freshness_policy(slas, table) if slas else None,
         key=table_key(table),
         deps=[HISTORY_KEY, *[table_key(name) for name in UPSTREAM[table.qualified_name]]],
         partitions_def=partitions,
@@ -183,9 +186,9 @@ def _daily_asset(
 
 
 def daily_aggregate(
-    table: TableDef, compute: Compute, partitions: dg.PartitionsDefinition
+    table: TableDef, compute: Compute, partitions: dg.PartitionsDefinition, slas: Slas | None
 ) -> dg.AssetsDefinition:
-    @_daily_asset(table, partitions)
+    @_daily_asset(table, partitions, slas)
     def aggregate(
         context: dg.AssetExecutionContext, rapport: RapportResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -199,8 +202,8 @@ def daily_aggregate(
     return aggregate
 
 
-def reconciliation(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @_daily_asset(OPS_RECONCILIATION, partitions)
+def reconciliation(partitions: dg.PartitionsDefinition, slas: Slas | None) -> dg.AssetsDefinition:
+    @_daily_asset(OPS_RECONCILIATION, partitions, slas)
     def ops_reconciliation(
         context: dg.AssetExecutionContext, rapport: RapportResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -223,9 +226,11 @@ def reconciliation(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     return ops_reconciliation
 
 
-def batch_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def batch_assets(
+    partitions: dg.PartitionsDefinition, slas: Slas | None = None
+) -> list[dg.AssetsDefinition]:
     return [
         history_load(partitions),
-        *[daily_aggregate(t, c, partitions) for t, c in DAILY_AGGREGATES],
-        reconciliation(partitions),
+        *[daily_aggregate(t, c, partitions, slas) for t, c in DAILY_AGGREGATES],
+        reconciliation(partitions, slas),
     ]

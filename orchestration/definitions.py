@@ -2,33 +2,47 @@
 
 One graph from Kafka to the daily aggregates: the stream's tables (observed), the historical
 load and the daily-partitioned aggregates (materialized here), with their schedules, the
-late-data sensor and table maintenance. Runs execute in one process, so a run starts one
-SparkSession, not one per step.
+late-data sensor and table maintenance; the quality suites as blocking asset checks, the
+freshness SLAs as freshness policies, and the alert sensor. Runs execute in one process,
+so a run starts one SparkSession, not one per step.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration import automation
+from orchestration import automation, quality
 from orchestration.batch import batch_assets, landing_spec
 from orchestration.partitions import daily_partitions
 from orchestration.resources import RapportResource
 from orchestration.streaming import kafka_spec, stream_observer
+from quality.slas import load_slas
 
 
 def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
     """The whole code location; `rapport` overrides the settings (tests)."""
     rapport = rapport or RapportResource()
-    partitions = daily_partitions(rapport.settings().history_start)
+    settings = rapport.settings()
+    slas = load_slas(settings.quality.sla_file)
+    partitions = daily_partitions(settings.history_start)
     daily = automation.daily_job(partitions)
     history = automation.history_job(partitions)
     observe = automation.observe_job()
+    stream_quality = quality.stream_quality_job()
     return dg.Definitions(
-        assets=[kafka_spec(), stream_observer(), landing_spec(), *batch_assets(partitions)],
-        jobs=[daily, history, observe, automation.table_maintenance],
-        schedules=automation.schedules(daily, observe),
-        sensors=[automation.late_data_sensor(daily)],
+        assets=[
+            kafka_spec(),
+            stream_observer(slas),
+            landing_spec(),
+            *batch_assets(partitions, slas),
+        ],
+        asset_checks=quality.quality_checks(),
+        jobs=[daily, history, observe, stream_quality, automation.table_maintenance],
+        schedules=automation.schedules(daily, observe, stream_quality),
+        sensors=[
+            automation.late_data_sensor(daily),
+            quality.alerts_sensor(settings.quality.alert_interval_s),
+        ],
         resources={"rapport": rapport},
         executor=dg.in_process_executor,
     )

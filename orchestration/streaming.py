@@ -6,11 +6,12 @@ Delta log (through delta-rs) gives its version, last commit and row count, and t
 of ops.stream_batches gives the stream's watermark, lag and rates.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
+from lakehouse.delta_log import last_stream_batch, observe_table
 from lakehouse.settings import Settings
 from lakehouse.tables import (
     BRONZE_EVENTS,
@@ -22,7 +23,9 @@ from lakehouse.tables import (
     UPSTREAM,
     TableDef,
 )
+from orchestration.freshness import freshness_policy
 from orchestration.resources import RapportResource
+from quality.slas import Slas
 
 #: The tables the stream writes, observed rather than materialized by Dagster.
 STREAM_TABLES: tuple[TableDef, ...] = (
@@ -49,7 +52,7 @@ def _deps(table: TableDef) -> list[dg.AssetKey]:
     return [table_key(name) for name in UPSTREAM.get(table.qualified_name, ())]
 
 
-def stream_table_specs() -> list[dg.AssetSpec]:
+def stream_table_specs(slas: Slas | None = None) -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(
             key=table_key(table),
@@ -57,6 +60,7 @@ def stream_table_specs() -> list[dg.AssetSpec]:
             deps=_deps(table),
             group_name="streaming",
             kinds={"delta"},
+            freshness_policy=freshness_policy(slas, table) if slas else None,
             metadata={
                 "table": table.qualified_name,
                 "partitioned_by": ", ".join(table.partition_by) or "-",
@@ -75,59 +79,6 @@ def kafka_spec() -> dg.AssetSpec:
         group_name="streaming",
         kinds={"kafka"},
     )
-
-
-def delta_uri(location: str) -> str:
-    """delta-rs names Hadoop's s3a:// scheme s3://."""
-    return "s3://" + location[len("s3a://") :] if location.startswith("s3a://") else location
-
-
-def observe_table(settings: Settings, table: TableDef) -> dict[str, Any] | None:
-    """Version, last commit time, files and rows of a table from its Delta log; None if absent."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        delta = DeltaTable(delta_uri(table.location(settings)))
-    except TableNotFoundError:
-        return None
-    actions = delta.get_add_actions(flatten=True)
-    column = actions.column("num_records") if actions.num_rows else None
-    records: list[Any] = list(column.to_pylist()) if column is not None else []
-    history = delta.history(1)
-    committed_ms = history[0].get("timestamp") if history else None
-    return {
-        "version": delta.version(),
-        "files": actions.num_rows,
-        "rows": sum(n or 0 for n in records),
-        "last_commit": datetime.fromtimestamp(committed_ms / 1000, UTC) if committed_ms else None,
-    }
-
-
-def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str, Any] | None:
-    """The newest ops.stream_batches row of the last two days (one partition each)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    today = today or datetime.now(UTC).date()
-    try:
-        delta = DeltaTable(delta_uri(OPS_STREAM_BATCHES.location(settings)))
-    except TableNotFoundError:
-        return None
-    since = today - timedelta(days=1)
-    rows = delta.to_pyarrow_table(
-        filters=[("batch_date", ">=", since)],
-        columns=[
-            "finished_at",
-            "max_event_time",
-            "watermark",
-            "total_lag",
-            "processed_rows_per_s",
-            "bronze_input_rows_per_s",
-            "duration_ms",
-        ],
-    ).to_pylist()
-    return max(rows, key=lambda r: r["finished_at"]) if rows else None
 
 
 def _stream_metadata(batch: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
@@ -180,11 +131,11 @@ def observations(settings: Settings, now: datetime | None = None) -> list[dg.Obs
     return results
 
 
-def stream_observer() -> dg.AssetsDefinition:
+def stream_observer(slas: Slas | None = None) -> dg.AssetsDefinition:
     """The observable source assets of the stream's tables, observed together."""
 
     @dg.multi_observable_source_asset(  # type: ignore[untyped-decorator]
-        specs=stream_table_specs(),
+        specs=stream_table_specs(slas),
         name="observe_stream_tables",
         description="Reads each stream table's Delta log and the stream's newest batch.",
         can_subset=False,

@@ -1,0 +1,67 @@
+"""Reading Delta tables without a JVM (delta-rs): what every minute's checks can afford.
+
+Dagster's observations, the late-data sensor, the freshness SLAs and the alerts read table
+versions and the stream's newest ops row here, in milliseconds, instead of starting Spark.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from lakehouse.settings import Settings
+from lakehouse.tables import OPS_STREAM_BATCHES, TableDef
+
+
+def delta_uri(location: str) -> str:
+    """delta-rs names Hadoop's s3a:// scheme s3://."""
+    return "s3://" + location[len("s3a://") :] if location.startswith("s3a://") else location
+
+
+def observe_table(settings: Settings, table: TableDef) -> dict[str, Any] | None:
+    """Version, last commit time, files and rows of a table from its Delta log; None if absent."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        delta = DeltaTable(delta_uri(table.location(settings)))
+    except TableNotFoundError:
+        return None
+    actions = delta.get_add_actions(flatten=True)
+    column = actions.column("num_records") if actions.num_rows else None
+    records: list[Any] = list(column.to_pylist()) if column is not None else []
+    history = delta.history(1)
+    committed_ms = history[0].get("timestamp") if history else None
+    return {
+        "version": delta.version(),
+        "files": actions.num_rows,
+        "rows": sum(n or 0 for n in records),
+        "last_commit": datetime.fromtimestamp(committed_ms / 1000, UTC) if committed_ms else None,
+    }
+
+
+def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str, Any] | None:
+    """The newest ops.stream_batches row of the last two days (one partition each)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    today = today or datetime.now(UTC).date()
+    try:
+        delta = DeltaTable(delta_uri(OPS_STREAM_BATCHES.location(settings)))
+    except TableNotFoundError:
+        return None
+    since = today - timedelta(days=1)
+    rows = delta.to_pyarrow_table(
+        filters=[("batch_date", ">=", since)],
+        columns=[
+            "kafka_lag",
+            "finished_at",
+            "max_event_time",
+            "watermark",
+            "total_lag",
+            "processed_rows_per_s",
+            "bronze_input_rows_per_s",
+            "duration_ms",
+        ],
+    ).to_pylist()
+    return max(rows, key=lambda r: r["finished_at"]) if rows else None

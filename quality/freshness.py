@@ -1,0 +1,172 @@
+"""How fresh each of the stream's tables is: complete up to T, n seconds behind, SLA met or not.
+
+"Behind" is how long the oldest event the stream has not yet written has been waiting in
+Kafka: the newest ops.stream_batches row says which offset each partition was processed to,
+Kafka says where each partition ends, and the first unprocessed record's timestamp says
+since when it waits. Nothing waiting means 0 seconds behind, however quiet the shop is; a
+stopped stream with events arriving falls behind by the second. Silver and gold are written
+by the same batch, so they share the measure and differ in their SLA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lakehouse.delta_log import last_stream_batch
+from lakehouse.settings import Settings
+from quality.slas import Slas, StreamSla
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where the stream was at its newest batch."""
+
+    finished_at: datetime | None
+    #: The watermark: gold rows are complete for events up to here.
+    complete_up_to: datetime | None
+    newest_event: datetime | None
+    #: Next offset to process per (topic, partition).
+    processed: Mapping[tuple[str, int], int]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """One table's freshness against its SLA at `measured_at`."""
+
+    table: str
+    measured_at: datetime
+    behind_s: float | None
+    sla_s: float
+    complete_up_to: datetime | None
+    last_batch_at: datetime | None
+    #: Why behind_s is unknown (Kafka unreachable, no batch yet), else None.
+    unknown_because: str | None = None
+
+    @property
+    def met(self) -> bool | None:
+        """True or False against the SLA; None when it could not be measured."""
+        return None if self.behind_s is None else self.behind_s <= self.sla_s
+
+    def describe(self) -> str:
+        """The sentence a report or alert shows."""
+        upto = self.complete_up_to.isoformat(timespec="seconds") if self.complete_up_to else "-"
+        if self.behind_s is None:
+            return f"complete up to {upto}; lag unknown ({self.unknown_because})"
+        verdict = "met" if self.met else "BREACHED"
+        return (
+            f"complete up to {upto}, {self.behind_s:.0f} s behind, SLA {self.sla_s:.0f} s {verdict}"
+        )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def position_of(batch: Mapping[str, Any] | None) -> StreamPosition | None:
+    """The stream's position from its newest ops.stream_batches row (None: never ran)."""
+    if batch is None:
+        return None
+    processed = {
+        (lag["topic"], int(lag["partition"])): int(lag["processed_offset"])
+        for lag in batch.get("kafka_lag") or []
+        if lag.get("processed_offset") is not None
+    }
+    return StreamPosition(
+        finished_at=_utc(batch.get("finished_at")),
+        complete_up_to=_utc(batch.get("watermark")),
+        newest_event=_utc(batch.get("max_event_time")),
+        processed=processed,
+    )
+
+
+def behind_seconds(
+    now: datetime,
+    ends: Mapping[tuple[str, int], int],
+    processed: Mapping[tuple[str, int], int],
+    waiting_since: Mapping[tuple[str, int], datetime],
+) -> float:
+    """Age of the oldest waiting event: 0 when every partition is processed to its end.
+
+    `waiting_since` holds the timestamp of the first unprocessed record of the partitions
+    that have one; a partition with a lag but no timestamp (the record was deleted by
+    retention) counts from the batch it was last seen in, which the caller folds in.
+    """
+    ages = [
+        (now - waiting_since[tp]).total_seconds()
+        for tp, end in ends.items()
+        if end > processed.get(tp, 0) and tp in waiting_since
+    ]
+    return max([0.0, *ages])
+
+
+def first_unprocessed(
+    settings: Settings,
+    ends: Mapping[tuple[str, int], int],
+    processed: Mapping[tuple[str, int], int],
+) -> dict[tuple[str, int], datetime]:
+    """Kafka timestamp of the first record not yet processed, per partition that has one."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    lagging = {tp: processed.get(tp, 0) for tp, end in ends.items() if end > processed.get(tp, 0)}
+    if not lagging:
+        return {}
+    consumer = KafkaConsumer(**settings.kafka.python_client_config(), enable_auto_commit=False)
+    try:
+        partitions = {TopicPartition(t, p): offset for (t, p), offset in lagging.items()}
+        consumer.assign(list(partitions))
+        starts = consumer.beginning_offsets(list(partitions))
+        for tp, offset in partitions.items():
+            consumer.seek(tp, max(offset, int(starts.get(tp, 0))))
+        found: dict[tuple[str, int], datetime] = {}
+        deadline = datetime.now(UTC).timestamp() + 10
+        while len(found) < len(partitions) and datetime.now(UTC).timestamp() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500, max_records=50).items():
+                key = (tp.topic, tp.partition)
+                if records and key not in found:
+                    found[key] = datetime.fromtimestamp(records[0].timestamp / 1000, UTC)
+                    consumer.pause(tp)
+        return found
+    finally:
+        consumer.close()
+
+
+def stream_freshness(
+    settings: Settings, slas: Slas, now: datetime | None = None
+) -> list[Freshness]:
+    """Every stream table with an SLA, measured now (one Kafka and one Delta read for all)."""
+    now = now or datetime.now(UTC)
+    position = position_of(last_stream_batch(settings, now.date()))
+    behind: float | None = None
+    unknown: str | None = None
+    try:
+        from infra.kafka_offsets import end_offsets
+
+        ends = {(tp.topic, tp.partition): int(o) for tp, o in end_offsets(settings).items()}
+        processed = position.processed if position else {}
+        behind = behind_seconds(now, ends, processed, first_unprocessed(settings, ends, processed))
+    except Exception as exc:  # Kafka down: the SLA cannot be measured, which is reported
+        unknown = f"Kafka unreachable: {type(exc).__name__}: {exc}"
+    return [_freshness(sla, now, behind, unknown, position) for sla in slas.stream]
+
+
+def _freshness(
+    sla: StreamSla,
+    now: datetime,
+    behind: float | None,
+    unknown: str | None,
+    position: StreamPosition | None,
+) -> Freshness:
+    return Freshness(
+        table=sla.table,
+        measured_at=now,
+        behind_s=behind,
+        sla_s=sla.max_behind_s,
+        complete_up_to=position.complete_up_to if position else None,
+        last_batch_at=position.finished_at if position else None,
+        unknown_because=unknown,
+    )
