@@ -267,10 +267,12 @@ def _register_groups() -> None:
     from cli.backfill import backfill
     from cli.maintain import maintain
     from cli.orchestration import dagster
+    from cli.quarantine import quarantine
 
     main.add_command(backfill)
     main.add_command(maintain)
     main.add_command(dagster)
+    main.add_command(quarantine)
 
 
 _register_groups()

@@ -123,6 +123,7 @@ class Refiner:
         *,
         bronze_rates: Callable[[], tuple[float | None, float | None]] | None = None,
         on_batch: Callable[[dict[str, Any]], None] | None = None,
+        on_verdicts: Callable[[DataFrame], None] | None = None,
     ) -> None:
         self.settings = settings
         self.app_id: str | None = None
@@ -130,6 +131,9 @@ class Refiner:
         self.processed: dict[tuple[str, int], int] = {}
         self.bronze_rates = bronze_rates or (lambda: (None, None))
         self.on_batch = on_batch
+        #: Called with each batch's verdicts once its tables are written (the quarantine
+        #: replay records per record what happened); None for the stream.
+        self.on_verdicts = on_verdicts
         self.offsets = EndOffsetWatcher(settings)
         self.pool = ThreadPoolExecutor(settings.stream.write_threads, "rapport-write")
         self.delay = timedelta(seconds=settings.stream.watermark_delay_s)
@@ -257,6 +261,8 @@ class Refiner:
             if report.input_rows:
                 events = silver.valid_events(verdicts).localCheckpoint(eager=True)
                 self._write_tables(spark, verdicts, events, watermark, report)
+            if self.on_verdicts is not None:
+                self.on_verdicts(verdicts)
         finally:
             verdicts.unpersist()
         if stream:
