@@ -94,11 +94,7 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) -> Any:
 
 
 def _check(result: Any, table: TableDef) -> dg.AssetCheckEvaluation:
-    (found,) = [
-        e
-        for e in result.get_asset_check_evaluations()
-        if e.asset_key == table_key(table)
-    ]
+    (found,) = [e for e in result.get_asset_check_evaluations() if e.asset_key == table_key(table)]
     return found
 
 
@@ -184,9 +180,7 @@ def test_bad_silver_rows_block_their_day_alert_once_and_recover_after_the_fix(
     assert len(webhook.notices(key=gate)) == 1
 
     # Fix the rows, rerun the day: the gate passes, the aggregate is written, it recovers.
-    spark.sql(
-        f"DELETE FROM delta.`{SILVER_ORDERS.location(settings)}` WHERE event_id = 'bad-0'"
-    )
+    spark.sql(f"DELETE FROM delta.`{SILVER_ORDERS.location(settings)}` WHERE event_id = 'bad-0'")
     fixed = _run(defs, instance, bad_day)
     assert fixed.success
     assert _check(fixed, SILVER_ORDERS).passed
