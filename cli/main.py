@@ -267,12 +267,15 @@ def _register_groups() -> None:
     from cli.backfill import backfill
     from cli.maintain import maintain
     from cli.orchestration import dagster
+    from cli.quality import freshness, quality
     from cli.quarantine import quarantine
 
     main.add_command(backfill)
     main.add_command(maintain)
     main.add_command(dagster)
     main.add_command(quarantine)
+    main.add_command(quality)
+    main.add_command(freshness)
 
 
 _register_groups()

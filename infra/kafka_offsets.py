@@ -12,7 +12,7 @@ from typing import Any
 from lakehouse.settings import Settings
 
 
-def _end_offsets(consumer: Any, names: Iterable[str]) -> dict[Any, int]:
+def consumer_end_offsets(consumer: Any, names: Iterable[str]) -> dict[Any, int]:
     """Next offset per TopicPartition of the topics `names`, through an open consumer."""
     from kafka import TopicPartition
 
@@ -31,7 +31,7 @@ def end_offsets(settings: Settings, topics: Iterable[str] | None = None) -> dict
     names = list(topics) if topics is not None else settings.kafka.event_topics
     consumer = KafkaConsumer(**settings.kafka.python_client_config())
     try:
-        return _end_offsets(consumer, names)
+        return consumer_end_offsets(consumer, names)
     finally:
         consumer.close()
 
@@ -49,7 +49,7 @@ class EndOffsetWatcher:
 
         if self._consumer is None:
             self._consumer = KafkaConsumer(**self.settings.kafka.python_client_config())
-        ends = _end_offsets(self._consumer, self.settings.kafka.event_topics)
+        ends = consumer_end_offsets(self._consumer, self.settings.kafka.event_topics)
         return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ by the same batch, so they share the measure and differ in their SLA.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,35 +105,56 @@ def behind_seconds(
     return max([0.0, *ages])
 
 
-def first_unprocessed(
-    settings: Settings,
-    ends: Mapping[tuple[str, int], int],
-    processed: Mapping[tuple[str, int], int],
+#: A probe must answer fast when Kafka is down (kafka-python waits 30 s by default).
+BOOTSTRAP_TIMEOUT_MS = 5000
+
+
+def kafka_positions(
+    settings: Settings, processed: Mapping[tuple[str, int], int]
+) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], datetime]]:
+    """Kafka's end offsets of the event topics, and the timestamp of the first record not yet
+    processed in each partition that has one (one short-lived consumer for both)."""
+    from kafka import KafkaConsumer
+
+    from infra.kafka_offsets import consumer_end_offsets
+
+    consumer = KafkaConsumer(
+        **settings.kafka.python_client_config(),
+        enable_auto_commit=False,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+    )
+    try:
+        ends = {
+            (tp.topic, tp.partition): int(offset)
+            for tp, offset in consumer_end_offsets(consumer, settings.kafka.event_topics).items()
+        }
+        return ends, _first_unprocessed(consumer, ends, processed)
+    finally:
+        consumer.close()
+
+
+def _first_unprocessed(
+    consumer: Any, ends: Mapping[tuple[str, int], int], processed: Mapping[tuple[str, int], int]
 ) -> dict[tuple[str, int], datetime]:
-    """Kafka timestamp of the first record not yet processed, per partition that has one."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     lagging = {tp: processed.get(tp, 0) for tp, end in ends.items() if end > processed.get(tp, 0)}
     if not lagging:
         return {}
-    consumer = KafkaConsumer(**settings.kafka.python_client_config(), enable_auto_commit=False)
-    try:
-        partitions = {TopicPartition(t, p): offset for (t, p), offset in lagging.items()}
-        consumer.assign(list(partitions))
-        starts = consumer.beginning_offsets(list(partitions))
-        for tp, offset in partitions.items():
-            consumer.seek(tp, max(offset, int(starts.get(tp, 0))))
-        found: dict[tuple[str, int], datetime] = {}
-        deadline = datetime.now(UTC).timestamp() + 10
-        while len(found) < len(partitions) and datetime.now(UTC).timestamp() < deadline:
-            for tp, records in consumer.poll(timeout_ms=500, max_records=50).items():
-                key = (tp.topic, tp.partition)
-                if records and key not in found:
-                    found[key] = datetime.fromtimestamp(records[0].timestamp / 1000, UTC)
-                    consumer.pause(tp)
-        return found
-    finally:
-        consumer.close()
+    partitions = {TopicPartition(t, p): offset for (t, p), offset in lagging.items()}
+    consumer.assign(list(partitions))
+    starts = consumer.beginning_offsets(list(partitions))
+    for tp, offset in partitions.items():
+        consumer.seek(tp, max(offset, int(starts.get(tp, 0))))
+    found: dict[tuple[str, int], datetime] = {}
+    deadline = time.monotonic() + 10
+    while len(found) < len(partitions) and time.monotonic() < deadline:
+        for tp, records in consumer.poll(timeout_ms=500, max_records=50).items():
+            key = (tp.topic, tp.partition)
+            if records and key not in found:
+                found[key] = datetime.fromtimestamp(records[0].timestamp / 1000, UTC)
+                consumer.pause(tp)
+    return found
 
 
 def stream_freshness(
@@ -143,14 +165,12 @@ def stream_freshness(
     position = position_of(last_stream_batch(settings, now.date()))
     behind: float | None = None
     unknown: str | None = None
+    processed = position.processed if position else {}
     try:
-        from infra.kafka_offsets import end_offsets
-
-        ends = {(tp.topic, tp.partition): int(o) for tp, o in end_offsets(settings).items()}
-        processed = position.processed if position else {}
-        behind = behind_seconds(now, ends, processed, first_unprocessed(settings, ends, processed))
+        ends, waiting = kafka_positions(settings, processed)
+        behind = behind_seconds(now, ends, processed, waiting)
     except Exception as exc:  # Kafka down: the SLA cannot be measured, which is reported
-        unknown = f"Kafka unreachable: {type(exc).__name__}: {exc}"
+        unknown = f"Kafka unreachable ({exc})"
     return [_freshness(sla, now, behind, unknown, position) for sla in slas.stream]
 
 
