@@ -35,6 +35,7 @@ def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
             stream_observer(slas),
             landing_spec(),
             *batch_assets(partitions, slas),
+            *quality.ops_specs(),
         ],
         asset_checks=quality.quality_checks(),
         jobs=[daily, history, observe, stream_quality, automation.table_maintenance],

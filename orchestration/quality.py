@@ -15,7 +15,15 @@ import dagster as dg
 
 from jobs.daily import day_range
 from lakehouse.settings import Settings
-from lakehouse.tables import DAILY_TABLES, GOLD_TABLES, SILVER_TABLES, TableDef
+from lakehouse.tables import (
+    BRONZE_QUARANTINE,
+    DAILY_TABLES,
+    GOLD_TABLES,
+    OPS_QUALITY_RESULTS,
+    OPS_QUARANTINE_REPLAYS,
+    SILVER_TABLES,
+    TableDef,
+)
 from orchestration.batch import HISTORY_KEY, RETRY
 from orchestration.resources import RapportResource
 from orchestration.streaming import table_key
@@ -105,6 +113,26 @@ def quality_check(target: TableDef) -> dg.AssetChecksDefinition:
 
 def quality_checks() -> list[dg.AssetChecksDefinition]:
     return [quality_check(t) for t in (*SILVER_TABLES, *GOLD_TABLES, *DAILY_TABLES)]
+
+
+def ops_specs() -> list[dg.AssetSpec]:
+    """The quality history and the replay log: written by the checks and the CLI."""
+    return [
+        dg.AssetSpec(
+            key=table_key(OPS_QUALITY_RESULTS),
+            description=OPS_QUALITY_RESULTS.description,
+            group_name="quality",
+            kinds={"delta"},
+        ),
+        dg.AssetSpec(
+            key=table_key(OPS_QUARANTINE_REPLAYS),
+            description=OPS_QUARANTINE_REPLAYS.description,
+            deps=[table_key(BRONZE_QUARANTINE)],
+            group_name="quality",
+            kinds={"delta"},
+            metadata={"written_by": "rapport quarantine replay"},
+        ),
+    ]
 
 
 def silver_checks() -> dg.AssetSelection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -76,6 +77,44 @@ def test_batch_assets_backfill_in_one_run_and_automation_is_declared() -> None:
     assert {s.name for s in built.schedules or []} == {
         "daily_aggregates_yesterday",
         "observe_stream_every_minute",
+        "stream_quality_hourly",
         "table_maintenance_nightly",
     }
-    assert [s.name for s in built.sensors or []] == ["late_events_sensor"]
+    assert [s.name for s in built.sensors or []] == ["late_events_sensor", "rapport_alerts"]
+
+
+def test_every_checked_table_is_gated_and_silver_gates_the_daily_runs() -> None:
+    from orchestration.definitions import build_definitions
+    from quality.rules import CHECKED_TABLES
+
+    built = build_definitions()
+    graph = built.resolve_asset_graph()
+    checks = {k.asset_key.to_user_string(): k for k in graph.asset_check_keys}
+    assert set(checks) == {t.qualified_name.replace(".", "/") for t in CHECKED_TABLES}
+    for key in checks.values():
+        assert key.name == "quality_suite"
+        assert graph.get_check_spec(key).blocking, key
+
+    def checked_in(job: str) -> set[str]:
+        selected = built.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys
+        return {k.asset_key.to_user_string() for k in selected}
+
+    silver = {k for k in checks if k.startswith("silver/")}
+    daily = {k for k in checks if k.startswith("gold/daily") or k == "gold/cohort_retention"}
+    assert checked_in("daily_aggregates") == silver | daily
+    assert checked_in("history_backfill") == silver | daily
+    assert checked_in("observe_stream") == set()
+    assert checked_in("stream_quality") == {k for k in checks if k not in daily}
+
+
+def test_every_table_with_an_sla_has_a_freshness_policy() -> None:
+    from orchestration.definitions import build_definitions
+    from quality.slas import DAILY_SLA_TABLES, STREAM_SLA_TABLES
+
+    built = build_definitions()
+    graph = built.resolve_asset_graph()
+    for table in (*STREAM_SLA_TABLES, *DAILY_SLA_TABLES):
+        node = graph.get(dg.AssetKey(table.qualified_name.split(".")))
+        assert node.freshness_policy is not None, table.qualified_name
+    sales = graph.get(dg.AssetKey(["gold", "sales_by_day"])).freshness_policy
+    assert sales == dg.FreshnessPolicy.time_window(fail_window=timedelta(seconds=120))
