@@ -145,7 +145,7 @@ def _run_suite(frame: Any, rules: list[Rule], name: str, examples: int) -> list[
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         outcome = batch.validate(
             suite,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": examples},
+            result_format={"result_format": "BASIC", "partial_unexpected_count": examples},
         )
     finally:
         with _LOCK:
