@@ -43,7 +43,8 @@ def observe_job() -> Any:
         "observe_stream",
         # Observation only: the quality suites of these tables run in stream_quality (Spark).
         selection=(
-            dg.AssetSelection.groups("streaming") - dg.AssetSelection.keys("kafka/events")
+            dg.AssetSelection.groups("streaming", include_sources=True)
+            - dg.AssetSelection.assets("kafka/events")
         ).without_checks(),
         description="Observe the stream's tables: freshness, rows, lag and rates.",
     )

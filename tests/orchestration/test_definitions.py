@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -118,3 +119,26 @@ def test_every_table_with_an_sla_has_a_freshness_policy() -> None:
         assert node.freshness_policy is not None, table.qualified_name
     sales = graph.get(dg.AssetKey(["gold", "sales_by_day"])).freshness_policy
     assert sales == dg.FreshnessPolicy.time_window(fail_window=timedelta(seconds=120))
+
+
+def test_the_observation_job_observes_every_stream_table(tmp_path: Path) -> None:
+    """It once selected nothing (source assets are left out of a group selection by default)."""
+    import json
+
+    from lakehouse.settings import Settings, revealed
+    from orchestration.definitions import build_definitions
+    from orchestration.resources import RapportResource
+    from orchestration.streaming import STREAM_TABLES
+
+    settings = Settings(state_dir=tmp_path)
+    built = build_definitions(RapportResource(settings_json=json.dumps(revealed(settings))))
+    result = built.resolve_job_def("observe_stream").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    observed = {
+        e.asset_observation_data.asset_observation.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    }
+    assert observed == {t.qualified_name.replace(".", "/") for t in STREAM_TABLES}
