@@ -6,19 +6,12 @@ from datetime import UTC, date, datetime
 
 import click
 
-from cli.common import load_settings
-
-
-def _day(_ctx: click.Context, param: click.Parameter, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a day; write it as YYYY-MM-DD") from exc
+from cli.common import load_settings, parse_day
 
 
 @click.command()
-@click.option("--from", "first", required=True, callback=_day, help="First day, YYYY-MM-DD.")
-@click.option("--to", "last", required=True, callback=_day, help="Last day (included).")
+@click.option("--from", "first", required=True, callback=parse_day, help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, callback=parse_day, help="Last day (included).")
 @click.option(
     "--aggregates-only",
     is_flag=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import date
 from typing import ParamSpec, TypeVar
 
 import click
@@ -24,6 +25,16 @@ def load_settings() -> Settings:
         raise click.ClickException(
             f"invalid configuration (RAPPORT_* variables or .env):\n{exc}"
         ) from exc
+
+
+def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """A click callback: a YYYY-MM-DD option as a date (None stays None), or a clear error."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a day; write it as YYYY-MM-DD") from exc
 
 
 def fail_clearly(func: Callable[P, R]) -> Callable[P, R]:

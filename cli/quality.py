@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import fail_clearly, load_settings
+from cli.common import fail_clearly, load_settings, parse_day
 
 
 @click.command()
@@ -70,22 +70,13 @@ def quality() -> None:
     """Run a table's quality suite now, or read the quality history."""
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a day; write it as YYYY-MM-DD") from exc
-
-
 @quality.command()
 @click.argument("table_name", metavar="TABLE")
 @click.option(
     "--day",
     "days",
     multiple=True,
-    callback=lambda c, p, v: [_day(c, p, d) for d in v],
+    callback=lambda c, p, v: [parse_day(c, p, d) for d in v],
     metavar="DAY",
     help="A day to validate (repeatable); default: the whole table.",
 )

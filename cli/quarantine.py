@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import fail_clearly, load_settings
+from cli.common import fail_clearly, load_settings, parse_day
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,20 +22,14 @@ if TYPE_CHECKING:
 REASON_WIDTH = 80
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a day; write it as YYYY-MM-DD") from exc
-
-
 SINCE = click.option(
-    "--since", callback=_day, metavar="DAY", help="From this Kafka day on (YYYY-MM-DD)."
+    "--since", callback=parse_day, metavar="DAY", help="From this Kafka day on (YYYY-MM-DD)."
 )
 UNTIL = click.option(
-    "--until", callback=_day, metavar="DAY", help="Up to this Kafka day, included (YYYY-MM-DD)."
+    "--until",
+    callback=parse_day,
+    metavar="DAY",
+    help="Up to this Kafka day, included (YYYY-MM-DD).",
 )
 REASON = click.option(
     "--reason",
