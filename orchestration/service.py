@@ -60,8 +60,8 @@ telemetry:
   enabled: false
 nux:
   enabled: false
-# The freshness daemon evaluates assets' freshness policies; the gold assets' SLAs will rely
-# on it (#6). Dagster 1.13 runs it by default; said here so nobody turns it off unawares.
+# The freshness daemon evaluates the assets' FreshnessPolicies (from quality/slas.yaml).
+# Dagster 1.13 runs it by default; said here so nobody turns it off unawares.
 freshness:
   enabled: true
 """
