@@ -136,7 +136,7 @@ def describe_report(report: ReplayReport) -> list[str]:
             lines.append(f"  {count:>6} {reason}")
         lines.append(
             "fix the contract (`rapport contracts register`) or the value "
-            '(`rapport sql "UPDATE bronze.quarantine SET value = ..."`), then replay again'
+            '(`rapport sql --spark "UPDATE bronze.quarantine SET value = ..."`), then replay again'
         )
     return lines
 

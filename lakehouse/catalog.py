@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from lakehouse.layout import LAYERS
 from lakehouse.settings import Settings
-from lakehouse.tables import LAYERS, TABLES, TableDef
+from lakehouse.tables import TABLES, TableDef
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -9,13 +9,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from lakehouse.layout import delta_uri
 from lakehouse.settings import Settings
 from lakehouse.tables import OPS_STREAM_BATCHES, TableDef
-
-
-def delta_uri(location: str) -> str:
-    """delta-rs names Hadoop's s3a:// scheme s3://."""
-    return "s3://" + location[len("s3a://") :] if location.startswith("s3a://") else location
 
 
 def observe_table(settings: Settings, table: TableDef) -> dict[str, Any] | None:

@@ -31,8 +31,7 @@ from contracts.spark_schema import payload_schema
 if TYPE_CHECKING:
     from lakehouse.settings import Settings
 
-#: Schemas (namespaces) of the catalog, in the order data flows through them.
-LAYERS = ("bronze", "silver", "gold", "ops")
+from lakehouse.layout import LAYERS, table_location
 
 #: Properties every table gets. Deletion vectors and column mapping stay off so that readers
 #: other than Spark (delta-rs, for the embedded SQL and the dashboard) can read every table.
@@ -79,7 +78,7 @@ class TableDef:
         return {**COMMON_PROPERTIES, **self.properties}
 
     def location(self, settings: Settings) -> str:
-        return f"{settings.lakehouse}/{self.layer}/{self.name}"
+        return table_location(settings, self.layer, self.name)
 
     def checkpoint(self, settings: Settings, query: str) -> str:
         """Checkpoint folder of the streaming query `query` that writes this table."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse.delta_log import delta_uri
+from lakehouse.layout import delta_uri
 from lakehouse.settings import Settings
 from lakehouse.tables import OPS_LATE_EVENTS, TABLES
 from orchestration.quality import silver_checks

@@ -157,7 +157,7 @@ def _versions(settings: Settings) -> dict[str, int]:
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    from lakehouse.delta_log import delta_uri
+    from lakehouse.layout import delta_uri
 
     found = {}
     for target in (*SILVER_TABLES, *GOLD_TABLES):

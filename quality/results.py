@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from lakehouse.delta_log import delta_uri
+from lakehouse.layout import delta_uri
 from lakehouse.settings import Settings
 from lakehouse.tables import OPS_QUALITY_RESULTS
 

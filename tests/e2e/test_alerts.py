@@ -136,7 +136,7 @@ def newest_materialization(dagster: DagsterService, table: str) -> dict[str, Any
 def delta_version(settings: Settings, table: str) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse.delta_log import delta_uri
+    from lakehouse.layout import delta_uri
     from lakehouse.tables import TABLES
 
     target = next(t for t in TABLES if t.qualified_name == table)

@@ -1,0 +1,58 @@
+"""Printing query results (Arrow tables) as an aligned table, CSV or JSON, without pandas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+#: Cells longer than this are cut in the table format (CSV and JSON keep them whole).
+CELL_WIDTH = 60
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 3] + "..."
+
+
+def print_arrow(table: Any, fmt: str) -> None:
+    """Print an Arrow table in `fmt` (table, csv or json) on stdout."""
+    columns = list(table.column_names)
+    rows = table.to_pylist()
+    if fmt == "json":
+        click.echo(json.dumps(rows, default=_json_default))
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else _json_default(row[c]) for c in columns])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo("(no rows)")
+        return
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, int | float | str | bool):
+        return value
+    return str(value)

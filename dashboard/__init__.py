@@ -1,0 +1,1 @@
+"""The live dashboard (Streamlit): sales, customers, stock and data quality from gold."""
