@@ -45,7 +45,7 @@ browser: ## Install Chromium (apt-get) if missing
 	    echo "Chromium is missing; the Dagster UI test needs it. Run: sudo apt-get update && sudo apt-get install -y chromium"; \
 	  fi; }
 
-run: setup ## Start Kafka, the schema registry, the stream and Dagster (UI :3000); Ctrl-C stops all
+run: setup ## Start Kafka, the schema registry, the stream, Dagster (:3000) and the dashboard (:8501); Ctrl-C stops all
 	$(RUN) rapport run
 
 up: setup ## Start the stack in the background

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dashboard.service import DashboardService
 from infra.kafka_broker import LocalKafkaBroker
 from lakehouse.settings import Settings
 from orchestration.service import DagsterService
@@ -33,6 +34,7 @@ class Stack:
         self.registry = RegistryService(settings)
         self.stream = StreamService(settings)
         self.dagster = DagsterService(settings)
+        self.dashboard = DashboardService(settings)
 
     def up(self, say: Callable[[str], None]) -> None:
         say("starting Kafka ...")
@@ -54,6 +56,9 @@ class Stack:
         for location, error in self.dagster.load_errors().items():
             first_line = error.splitlines()[0] if error else ""
             say(f"  code location {location} did not load ({first_line}); see the UI")
+        say("starting the dashboard ...")
+        started = self.dashboard.start()
+        say(f"  dashboard {'started' if started else 'already running'} on {self.dashboard.url}")
 
     def _register_contracts(self) -> int:
         """Deploy the contracts, as a deployment pipeline would (idempotent)."""
@@ -65,6 +70,7 @@ class Stack:
         return len(register_all(RegistryClient(self.settings.registry), catalog))
 
     def down(self, say: Callable[[str], None]) -> None:
+        say(f"dashboard: {'stopped' if self.dashboard.stop() else 'was not running'}")
         say(f"Dagster: {'stopped' if self.dagster.stop() else 'was not running'}")
         say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
         say(f"schema registry: {'stopped' if self.registry.stop() else 'was not running'}")
@@ -75,6 +81,7 @@ class Stack:
         stream = self.stream.status()
         registry = self.registry.status()
         dagster = self.dagster.status()
+        board = self.dashboard.status()
         batches = ", ".join(
             f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
             for name, q in stream.queries.items()
@@ -112,6 +119,11 @@ class Stack:
                 if dagster.running
                 else f"stopped (home {dagster.home})",
             ),
+            ServiceLine(
+                "dashboard",
+                board.running,
+                f"pid {board.pid}, {board.url}" if board.running else "stopped",
+            ),
         ]
 
     def where(self) -> list[str]:
@@ -120,6 +132,7 @@ class Stack:
             f"Kafka (KRaft, single node)  {self.kafka.bootstrap_servers}",
             f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
             f"Schema registry             {self.settings.registry.url}",
+            f"Dashboard (live reports)    {self.dashboard.url}",
             f"Dagster UI                  {self.dagster.url}",
             f"Dagster home (runs, logs)   {self.dagster.home}",
             f"Lakehouse (Delta)           {self.settings.lakehouse}",

@@ -265,6 +265,19 @@ class DagsterSettings(BaseModel):
         return f"http://{host}:{self.port}"
 
 
+class DashboardSettings(BaseModel):
+    """The live dashboard (Streamlit), started with the stack."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8501, ge=1, le=65535)
+    start_timeout_s: float = Field(default=60.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+
 class QualitySettings(BaseModel):
     """Quality gates, freshness SLAs and the alerts they raise."""
 
@@ -314,6 +327,7 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     dagster: DagsterSettings = Field(default_factory=DagsterSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("state_dir")
     @classmethod
