@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -16,7 +17,12 @@ def _cell(value: Any) -> str:
         return "NULL"
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
+    if isinstance(value, datetime):
+        text = value.isoformat(sep=" ")
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        text = str(value)
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 3] + "..."
 
 
