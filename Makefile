@@ -63,10 +63,11 @@ test: setup ## Run the whole test suite (starts and stops its own broker and Spa
 test-unit: setup ## Only the fast tests (no JVM)
 	$(RUN) pytest -m unit
 
-bench: setup ## Benchmarks: simulator (1M history, 5,000/s live), Delta op floor, stream freshness at 5,000/s
+bench: setup ## Benchmarks: simulator (1M history, 5,000/s live), Delta op floor, stream freshness at 5,000/s, rapport sql
 	$(RUN) python -m bench.simulator
 	$(RUN) python -m bench.delta_ops
 	$(RUN) python -m bench.stream
+	$(RUN) python -m bench.sql
 
 lint: setup ## ruff (lint and format check) and mypy
 	$(RUN) ruff check .

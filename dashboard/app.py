@@ -31,8 +31,7 @@ def _freshness() -> dict[str, str]:
 
     settings = get_settings()
     measured = stream_freshness(settings, load_slas(settings.quality.sla_file))
-    return {f.table: ("✅ " if f.met else "⚠️ " if f.met is None else "🔴 ") + f.describe()
-            for f in measured}  # fmt: skip
+    return {f.table: f.describe() for f in measured}
 
 
 def _fresh(table: str) -> None:

@@ -71,7 +71,7 @@ def signups(sql: EmbeddedSql, since: datetime) -> Any:
 
 def stock_by_warehouse(sql: EmbeddedSql) -> Any:
     return sql.query(
-        "SELECT warehouse, sum(on_hand) AS on_hand, count(*) AS skus, "
+        "SELECT warehouse, CAST(sum(on_hand) AS BIGINT) AS on_hand, count(*) AS skus, "
         "count(*) FILTER (WHERE low_stock) AS low_stock_skus "
         "FROM gold.inventory_current GROUP BY warehouse ORDER BY warehouse"
     ).to_pandas()
@@ -89,7 +89,7 @@ def quality_history(sql: EmbeddedSql, since: date) -> Any:
     return sql.query(
         "SELECT validated_date, table_name, count(DISTINCT validation_id) AS validations, "
         "count(*) FILTER (WHERE NOT passed AND blocking) AS failed_checks, "
-        "sum(failing_rows) AS failing_rows FROM ops.quality_results "
+        "CAST(sum(failing_rows) AS BIGINT) AS failing_rows FROM ops.quality_results "
         f"WHERE validated_date >= DATE '{since.isoformat()}' "
         "GROUP BY validated_date, table_name ORDER BY validated_date, table_name"
     ).to_pandas()
