@@ -217,10 +217,10 @@ def produce(topic: str, event: str | None, key: str | None, file_: Path | None) 
 def sql(query: str, fmt: str, limit: int, on_spark: bool) -> None:
     """Run SQL over the catalog (bronze, silver, gold, ops) and print the result.
 
-    Embedded by default (DuckDB over delta-rs, no JVM: answers in well under a second),
+    Embedded by default (delta-rs and DataFusion, no JVM: answers in a fraction of a second),
     with Delta time travel as `gold.sales_by_day VERSION AS OF 3`. --spark runs Spark SQL.
     """
-    from cli.output import print_arrow
+    from cli.output import print_rows
 
     settings = load_settings()
     if on_spark:
@@ -233,7 +233,7 @@ def sql(query: str, fmt: str, limit: int, on_spark: bool) -> None:
             result = embedded(settings, query, limit)
         except SqlError as exc:
             raise click.ClickException(str(exc)) from exc
-    print_arrow(result, fmt)
+    print_rows(result, fmt)
 
 
 def _spark_sql(settings: Any, query: str, limit: int) -> Any:
@@ -246,7 +246,10 @@ def _spark_sql(settings: Any, query: str, limit: int) -> Any:
     )
     spark = get_spark(settings, app_name="rapport-sql")
     try:
-        return spark.sql(query).limit(limit).toArrow()
+        from serving.sql import Result
+
+        table = spark.sql(query).limit(limit).toArrow()
+        return Result(list(table.column_names), table)
     except ParseException as exc:
         raise click.ClickException(f"the query does not parse: {exc.getMessage()}") from exc
     except AnalysisException as exc:

@@ -1,4 +1,4 @@
-"""Printing query results (Arrow tables) as an aligned table, CSV or JSON, without pandas."""
+"""Printing query results as an aligned table, CSV or JSON, without pandas or pyarrow."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 import click
+
+from serving.sql import Result
 
 #: Cells longer than this are cut in the table format (CSV and JSON keep them whole).
 CELL_WIDTH = 60
@@ -26,10 +28,10 @@ def _cell(value: Any) -> str:
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 3] + "..."
 
 
-def print_arrow(table: Any, fmt: str) -> None:
-    """Print an Arrow table in `fmt` (table, csv or json) on stdout."""
-    columns = list(table.column_names)
-    rows = table.to_pylist()
+def print_rows(result: Result, fmt: str) -> None:
+    """Print a query result in `fmt` (table, csv or json) on stdout."""
+    columns = result.columns
+    rows = result.to_pylist()
     if fmt == "json":
         click.echo(json.dumps(rows, default=_json_default))
         return
