@@ -75,7 +75,7 @@ def _orders(sql: EmbeddedSql, now: datetime) -> None:
                 index="minute", columns="region", values="orders", aggfunc="sum"
             )
             left.markdown("**Orders per minute, by region**")
-            left.line_chart(by_region)
+            left.bar_chart(by_region)
             by_channel = frame.pivot_table(
                 index="minute", columns="channel", values="order_value", aggfunc="sum"
             )
