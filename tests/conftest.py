@@ -93,8 +93,18 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
         spark.update(overrides.pop("spark", {}))
         stream = {"trigger_interval": "1 second"}
         stream.update(overrides.pop("stream", {}))
+        # The UIs on ports of their own too: a developer's stack may hold 3000 and 8501.
+        dagster = {"port": free_port(), **overrides.pop("dagster", {})}
+        dashboard = {"port": free_port(), **overrides.pop("dashboard", {})}
         return Settings(
-            state_dir=state, kafka=kafka, registry=registry, spark=spark, stream=stream, **overrides
+            state_dir=state,
+            kafka=kafka,
+            registry=registry,
+            spark=spark,
+            stream=stream,
+            dagster=dagster,
+            dashboard=dashboard,
+            **overrides,
         )
 
     return factory

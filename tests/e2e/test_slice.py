@@ -61,6 +61,7 @@ def test_up_produce_query_down(
         assert up.returncode == 0, up.stdout + up.stderr
         assert "Kafka started" in up.stdout
         assert "stream started" in up.stdout
+        assert f"dashboard started on {settings.dashboard.url}" in up.stdout
 
         again = rapport(env, "up")
         assert "already running" in again.stdout
@@ -69,6 +70,7 @@ def test_up_produce_query_down(
         assert "kafka    running" in status.stdout
         assert "registry running" in status.stdout
         assert "stream   running" in status.stdout
+        assert "dashboard running" in status.stdout
 
         event_id = f"e2e-{uuid.uuid4().hex}"
         ce = {
@@ -108,6 +110,7 @@ def test_up_produce_query_down(
     finally:
         down = rapport(env, "down")
     assert down.returncode == 0
+    assert "dashboard: stopped" in down.stdout
     assert "stream: stopped" in down.stdout
     assert "Kafka: stopped" in down.stdout
     assert not port_open(settings.kafka.broker_port)
