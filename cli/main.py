@@ -217,7 +217,7 @@ def produce(topic: str, event: str | None, key: str | None, file_: Path | None) 
 def sql(query: str, fmt: str, limit: int, on_spark: bool) -> None:
     """Run SQL over the catalog (bronze, silver, gold, ops) and print the result.
 
-    Embedded by default (delta-rs and DataFusion, no JVM: answers in a fraction of a second),
+    Embedded by default (delta-rs and DataFusion, no JVM: the query takes milliseconds),
     with Delta time travel as `gold.sales_by_day VERSION AS OF 3`. --spark runs Spark SQL.
     """
     from cli.output import print_rows

@@ -1,7 +1,7 @@
 """Embedded SQL over the Delta tables without a JVM: delta-rs and its DataFusion engine.
 
 `rapport sql` and the dashboard answer here in milliseconds instead of starting Spark, and
-without importing pyarrow or numpy (a new process answers in a fraction of a second). Each
+without importing pyarrow or numpy (a query takes milliseconds; docs/decisions/0009). Each
 query registers only the tables it names, at their current Delta snapshot; the catalog names
 (`gold.sales_by_day`) are rewritten to the registered ones, since DataFusion's default catalog
 has no schemas. Delta time travel is written as in Spark SQL: `gold.sales_by_day VERSION AS
