@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
 from infra.processes import ServiceError
 from lakehouse.settings import Settings, get_settings
 from lakehouse.spark import MissingJarsError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -25,6 +29,25 @@ def load_settings() -> Settings:
         raise click.ClickException(
             f"invalid configuration (RAPPORT_* variables or .env):\n{exc}"
         ) from exc
+
+
+@contextmanager
+def command_spark(
+    settings: Settings, app_name: str, *, register_tables: bool = True
+) -> Iterator[SparkSession]:
+    """A SparkSession for one command: no web UI, stopped when the command is done."""
+    from lakehouse.spark import get_spark
+
+    quiet = settings.spark.model_copy(update={"ui_enabled": False})
+    session = get_spark(
+        settings.model_copy(update={"spark": quiet}),
+        app_name=app_name,
+        register_tables=register_tables,
+    )
+    try:
+        yield session
+    finally:
+        session.stop()
 
 
 def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:

@@ -239,28 +239,22 @@ def sql(query: str, fmt: str, limit: int, on_spark: bool) -> None:
 def _spark_sql(settings: Any, query: str, limit: int) -> Any:
     from pyspark.errors import AnalysisException, ParseException
 
-    from lakehouse.spark import get_spark
+    from cli.common import command_spark
+    from serving.sql import Result
 
-    settings = settings.model_copy(
-        update={"spark": settings.spark.model_copy(update={"ui_enabled": False})}
-    )
-    spark = get_spark(settings, app_name="rapport-sql")
-    try:
-        from serving.sql import Result
-
-        table = spark.sql(query).limit(limit).toArrow()
-        return Result(list(table.column_names), table)
-    except ParseException as exc:
-        raise click.ClickException(f"the query does not parse: {exc.getMessage()}") from exc
-    except AnalysisException as exc:
-        tables = ", ".join(
-            f"{r.namespace}.{r.tableName}"
-            for layer in ("bronze", "silver", "gold", "ops")
-            for r in spark.sql(f"SHOW TABLES IN {layer}").collect()
-        )
-        raise click.ClickException(f"{exc.getMessage()}\nknown tables: {tables}") from exc
-    finally:
-        spark.stop()
+    with command_spark(settings, "rapport-sql") as spark:
+        try:
+            table = spark.sql(query).limit(limit).toArrow()
+        except ParseException as exc:
+            raise click.ClickException(f"the query does not parse: {exc.getMessage()}") from exc
+        except AnalysisException as exc:
+            tables = ", ".join(
+                f"{r.namespace}.{r.tableName}"
+                for layer in ("bronze", "silver", "gold", "ops")
+                for r in spark.sql(f"SHOW TABLES IN {layer}").collect()
+            )
+            raise click.ClickException(f"{exc.getMessage()}\nknown tables: {tables}") from exc
+    return Result(list(table.column_names), table)
 
 
 def _register_subcommands() -> None:

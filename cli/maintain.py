@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import fail_clearly, load_settings
+from cli.common import command_spark, fail_clearly, load_settings
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -51,17 +51,9 @@ def _active_queries() -> tuple[str, ...]:
     return tuple(getattr(ingest, name) for name in ("BRONZE_QUERY", "VALIDATION_QUERY"))
 
 
-@contextmanager
-def _spark(settings: Settings) -> Iterator[SparkSession]:
-    """A session for one maintenance run, without a web UI, stopped afterwards."""
-    from lakehouse.spark import get_spark
-
-    quiet = settings.spark.model_copy(update={"ui_enabled": False})
-    session = get_spark(settings.model_copy(update={"spark": quiet}), app_name="rapport-maintain")
-    try:
-        yield session
-    finally:
-        session.stop()
+def _spark(settings: Settings) -> AbstractContextManager[SparkSession]:
+    """A session for one maintenance run."""
+    return command_spark(settings, "rapport-maintain")
 
 
 def _echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

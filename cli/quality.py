@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import fail_clearly, load_settings, parse_day
+from cli.common import command_spark, fail_clearly, load_settings, parse_day
 
 
 @click.command()
@@ -87,7 +87,6 @@ def check(table_name: str, days: list[date]) -> None:
     Exits 1 when a blocking check fails.
     """
     from jobs.quality import validate_days
-    from lakehouse.spark import get_spark
     from lakehouse.tables import table
     from quality.rules import CHECKED_TABLES
 
@@ -99,7 +98,8 @@ def check(table_name: str, days: list[date]) -> None:
         names = ", ".join(t.qualified_name for t in CHECKED_TABLES)
         raise click.BadParameter(f"{table_name} has no quality suite; these do: {names}")
     settings = load_settings()
-    result = validate_days(get_spark(settings, "rapport-quality"), settings, target, days)
+    with command_spark(settings, "rapport-quality") as spark:
+        result = validate_days(spark, settings, target, days)
     click.echo(f"{result.suite} on {result.partition}: {len(result.checks)} checks")
     for c in result.checks:
         if not c.passed:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import fail_clearly, load_settings, parse_day
+from cli.common import command_spark, fail_clearly, load_settings, parse_day
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,24 +44,10 @@ def _check_range(since: date | None, until: date | None) -> None:
         raise click.BadParameter(f"--until {until} is before --since {since}")
 
 
-@contextmanager
-def _spark(settings: Settings) -> Iterator[SparkSession]:
-    """A session for one command, without a web UI, stopped afterwards.
-
-    The catalog is not created here: listing must not make an empty lakehouse appear.
-    """
-    from lakehouse.spark import get_spark
-
-    quiet = settings.spark.model_copy(update={"ui_enabled": False})
-    session = get_spark(
-        settings.model_copy(update={"spark": quiet}),
-        app_name="rapport-quarantine",
-        register_tables=False,
-    )
-    try:
-        yield session
-    finally:
-        session.stop()
+def _spark(settings: Settings) -> AbstractContextManager[SparkSession]:
+    """A session for one command. The catalog is not created here: listing must not make an
+    empty lakehouse appear."""
+    return command_spark(settings, "rapport-quarantine", register_tables=False)
 
 
 def _utc(value: Any) -> Any:
