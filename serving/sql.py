@@ -126,21 +126,17 @@ class Result:
 
 
 class EmbeddedSql:
-    """One DataFusion session over the lakehouse; tables are registered as queries name them."""
+    """Queries over the lakehouse. Each query gets a DataFusion session of its own with the
+    tables it names at their newest snapshot, so a long-lived caller (the dashboard) never
+    reads a stale one."""
 
     def __init__(self, settings: Settings) -> None:
-        from deltalake import QueryBuilder
-
         self.settings = settings
-        self.builder: QueryBuilder = QueryBuilder()
-        self._registered: set[str] = set()
 
-    def _attach(self, ref: _Reference) -> None:
+    def _attach(self, builder: QueryBuilder, ref: _Reference) -> None:
         from deltalake import DeltaTable
         from deltalake.exceptions import DeltaError, TableNotFoundError
 
-        if ref.view in self._registered:
-            return
         uri = delta_uri(table_location(self.settings, ref.layer, ref.name))
         try:
             delta = DeltaTable(uri)
@@ -163,14 +159,7 @@ class EmbeddedSql:
                 f"DESCRIBE HISTORY lists its versions: `rapport sql --spark "
                 f'"DESCRIBE HISTORY {ref.qualified_name}"`'
             ) from exc
-        self.builder.register(ref.view, delta)
-        self._registered.add(ref.view)
-
-    def _fresh_builder(self) -> QueryBuilder:
-        from deltalake import QueryBuilder
-
-        self._registered = set()
-        return QueryBuilder()
+        builder.register(ref.view, delta)
 
     def query(self, sql: str, limit: int | None = None) -> Result:
         """Run one SQL statement over the current tables; its rows (the first `limit`, read
@@ -182,14 +171,14 @@ class EmbeddedSql:
                 "the embedded SQL only reads; run this on Spark SQL: "
                 f'rapport sql --spark "{sql.strip()}"'
             )
+        from deltalake import QueryBuilder
+
         rewritten, refs = references(sql)
-        if any(r.version is None and r.timestamp is None for r in refs) and self._registered:
-            # A current snapshot moves on: a long-lived session (the dashboard) reads it anew.
-            self.builder = self._fresh_builder()
+        builder = QueryBuilder()
         for ref in {r.view: r for r in refs}.values():
-            self._attach(ref)
+            self._attach(builder, ref)
         try:
-            reader = self.builder.execute(rewritten)
+            reader = builder.execute(rewritten)
             if limit is None:
                 data = reader.read_all()
             else:
@@ -218,7 +207,7 @@ class EmbeddedSql:
         return self.query(sql).to_pylist()
 
     def close(self) -> None:
-        self._registered = set()
+        """Nothing is held between queries; kept so callers can scope an engine."""
 
 
 def query(settings: Settings, sql: str, limit: int | None = None) -> Result:
