@@ -107,20 +107,27 @@ def render(catalog: ContractCatalog) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if docs/events.md is stale")
+def write_or_check(path: Path, text: str, command: str, argv: list[str] | None) -> int:
+    """The main() of a generated doc: rewrite `path` with `text`, or with --check fail (1)
+    when it differs, naming `command` to regenerate it."""
+    parser = argparse.ArgumentParser(description=f"Generates {path.name}.")
+    parser.add_argument("--check", action="store_true", help=f"fail if {path.name} is stale")
     args = parser.parse_args(argv)
-    text = render(default_catalog())
     if args.check:
-        current = EVENTS_MD.read_text() if EVENTS_MD.exists() else ""
+        current = path.read_text() if path.exists() else ""
         if current != text:
-            print(f"{EVENTS_MD} is stale: run `uv run python -m contracts.docs`")
+            print(f"{path} is stale: run `{command}`")
             return 1
         return 0
-    EVENTS_MD.write_text(text)
-    print(f"wrote {EVENTS_MD}")
+    path.write_text(text)
+    print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(
+        EVENTS_MD, render(default_catalog()), "uv run python -m contracts.docs", argv
+    )
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ the page cannot drift from what the gates and alerts actually enforce.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from contracts.docs import write_or_check
 from quality.rules import CHECKED_TABLES, CROSS_TABLE_RULES, Rule, rules_for, suite_name
 from quality.slas import DAILY_SLA_TABLES, STREAM_SLA_TABLES, Slas, load_slas
 
@@ -123,19 +123,9 @@ def render(slas: Slas) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if docs/quality.md is stale")
-    args = parser.parse_args(argv)
-    text = render(load_slas(SLA_FILE))
-    if args.check:
-        current = QUALITY_MD.read_text() if QUALITY_MD.exists() else ""
-        if current != text:
-            print(f"{QUALITY_MD} is stale: run `uv run python -m quality.docs`")
-            return 1
-        return 0
-    QUALITY_MD.write_text(text)
-    print(f"wrote {QUALITY_MD}")
-    return 0
+    return write_or_check(
+        QUALITY_MD, render(load_slas(SLA_FILE)), "uv run python -m quality.docs", argv
+    )
 
 
 if __name__ == "__main__":
