@@ -431,6 +431,8 @@ GOLD_INVENTORY_CURRENT = TableDef(
             *_STOCK_COLUMNS,
             StructField("low_stock", BooleanType(), False),
             StructField("last_movement_at", TimestampType(), False),
+            # The movement's sequence: the stream merges a movement only over an older one.
+            StructField("sequence", LongType(), False),
             *GOLD_STAMP,
         ]
     ),

@@ -172,6 +172,7 @@ def inventory_current(inventory: DataFrame, complete_up_to: datetime | None) -> 
         "reorder_point",
         (F.col("on_hand") < F.col("reorder_point")).alias("low_stock"),
         F.col("event_time").alias("last_movement_at"),
+        "sequence",
     )
     return _stamp(current, complete_up_to).select(*GOLD_INVENTORY_CURRENT.schema.fieldNames())
 
