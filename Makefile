@@ -63,9 +63,11 @@ test: setup ## Run the whole test suite (starts and stops its own broker and Spa
 test-unit: setup ## Only the fast tests (no JVM)
 	$(RUN) pytest -m unit
 
-bench: setup ## Benchmarks: simulator (1M history, 5,000/s live), Delta op floor, stream freshness at 5,000/s, rapport sql
+bench: setup ## Benchmarks: simulator, Delta op floor, the limit and the plain peer (docs/benchmarks.md), stream, rapport sql
+	$(RUN) python -m bench.report --new-run
 	$(RUN) python -m bench.simulator
 	$(RUN) python -m bench.delta_ops
+	$(RUN) python -m bench.baseline
 	$(RUN) python -m bench.stream
 	$(RUN) python -m bench.sql
 
