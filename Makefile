@@ -63,12 +63,12 @@ test: setup ## Run the whole test suite (starts and stops its own broker and Spa
 test-unit: setup ## Only the fast tests (no JVM)
 	$(RUN) pytest -m unit
 
-bench: setup ## Benchmarks: simulator, Delta op floor, the limit and the plain peer (docs/benchmarks.md), stream, rapport sql
+bench: setup ## Benchmarks into docs/benchmarks.md: the limit, the plain peer, Rapport (burst, idle, 5,000/s for 10 min, RSS); then simulator, Delta ops, rapport sql
 	$(RUN) python -m bench.report --new-run
+	$(RUN) python -m bench.baseline
+	$(RUN) python -m bench.rapport
 	$(RUN) python -m bench.simulator
 	$(RUN) python -m bench.delta_ops
-	$(RUN) python -m bench.baseline
-	$(RUN) python -m bench.stream
 	$(RUN) python -m bench.sql
 
 lint: setup ## ruff (lint and format check) and mypy

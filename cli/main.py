@@ -141,6 +141,36 @@ def stream_stop() -> None:
     )
 
 
+@stream.command("rebuild-gold")
+@fail_clearly
+def stream_rebuild_gold() -> None:
+    """Rebuild gold from bronze when the stream next starts (exactly; stop the stream first).
+
+    The hot query catches duplicates within stream.dedup_horizon_s; this recounts every
+    gold figure from bronze, e.g. after duplicates arrived later than that.
+    """
+    import shutil
+    from urllib.parse import urlparse
+
+    from streaming.hot import gold_checkpoint
+    from streaming.service import StreamService
+
+    settings = load_settings()
+    if StreamService(settings).status().running:
+        raise click.ClickException("the stream is running: `rapport stream stop` first")
+    checkpoint = gold_checkpoint(settings)
+    if len(urlparse(checkpoint).scheme) > 1:
+        raise click.ClickException(
+            f"the gold checkpoint {checkpoint} is not on local disk: delete that folder with "
+            "your storage's tools, then `rapport stream start`"
+        )
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    click.echo(
+        "the gold checkpoint is removed: `rapport stream start` rebuilds gold from bronze and "
+        "goes on from Kafka right after it"
+    )
+
+
 @stream.command("status")
 def stream_status() -> None:
     """Show the stream's state, each query's last batch, the watermark and Kafka lag.
@@ -157,7 +187,9 @@ def stream_status() -> None:
             f"{q.get('processed_rows_per_s')} rows/s, {q.get('batch_duration_ms')} ms, "
             f"at {q.get('timestamp')}"
         )
-    for line in describe_batch(st.last_batch):
+    for line in describe_batch(st.last_gold_batch, "gold"):
+        click.echo(line)
+    for line in describe_batch(st.last_batch, "silver (refine)"):
         click.echo(line)
     if not st.running:
         sys.exit(3)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from lakehouse.ownership import writer_engine
 from lakehouse.settings import Settings
 from lakehouse.tables import TABLES, TableDef
 
@@ -107,6 +108,9 @@ def compact(
     results = []
     for table, delta_table in _existing(spark, settings, tables):
         started = time.monotonic()
+        if writer_engine(table.qualified_name) == "delta-rs":
+            results.append(_compact_with_delta_rs(settings, table, started))
+            continue
         metrics = delta_table.optimize().executeCompaction().select("metrics.*").collect()
         results.append(
             CompactionResult(
@@ -117,6 +121,19 @@ def compact(
             )
         )
     return results
+
+
+def _compact_with_delta_rs(settings: Settings, table: TableDef, started: float) -> CompactionResult:
+    """Compaction of a table delta-rs owns, by delta-rs: one writing engine per table."""
+    from lakehouse.delta_rs import open_table
+
+    metrics = open_table(settings, table).optimize.compact()
+    return CompactionResult(
+        table=table.qualified_name,
+        files_removed=int(metrics.get("numFilesRemoved", 0)),
+        files_added=int(metrics.get("numFilesAdded", 0)),
+        duration_s=time.monotonic() - started,
+    )
 
 
 # --- VACUUM ---------------------------------------------------------------------------------
@@ -212,18 +229,38 @@ def vacuum(
     results = []
     for table, delta_table in _existing(spark, settings, tables):
         started = time.monotonic()
-        before = _latest_version(delta_table)
-        with _session_conf(spark, _vacuum_conf(settings, retention)):
-            delta_table.vacuum(retention)
+        if writer_engine(table.qualified_name) == "delta-rs":
+            deleted: int | None = _vacuum_with_delta_rs(settings, table, retention)
+        else:
+            before = _latest_version(delta_table)
+            with _session_conf(spark, _vacuum_conf(settings, retention)):
+                delta_table.vacuum(retention)
+            deleted = _files_deleted_since(delta_table, before)
         results.append(
             VacuumResult(
                 table=table.qualified_name,
                 retention_hours=retention,
-                files_deleted=_files_deleted_since(delta_table, before),
+                files_deleted=deleted,
                 duration_s=time.monotonic() - started,
             )
         )
     return results
+
+
+def _vacuum_with_delta_rs(settings: Settings, table: TableDef, retention: float) -> int:
+    """VACUUM of a table delta-rs owns, by delta-rs; the retention was checked already.
+
+    It also drops log entries past the table's log retention: the hot query commits every
+    second, and an unbounded log slows every reader's start.
+    """
+    from lakehouse.delta_rs import open_table
+
+    delta = open_table(settings, table)
+    deleted = delta.vacuum(
+        retention_hours=int(retention), dry_run=False, enforce_retention_duration=False
+    )
+    delta.cleanup_metadata()
+    return len(deleted)
 
 
 # --- streaming checkpoints ------------------------------------------------------------------

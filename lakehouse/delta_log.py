@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lakehouse.layout import delta_uri
+from lakehouse.ownership import REFINE_QUERY
 from lakehouse.settings import Settings
 from lakehouse.tables import OPS_STREAM_BATCHES, TableDef
 
@@ -36,8 +37,10 @@ def observe_table(settings: Settings, table: TableDef) -> dict[str, Any] | None:
     }
 
 
-def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str, Any] | None:
-    """The newest ops.stream_batches row of the last two days (one partition each)."""
+def last_stream_batch(
+    settings: Settings, today: date | None = None, query: str = REFINE_QUERY
+) -> dict[str, Any] | None:
+    """The newest ops.stream_batches row of streaming query `query` in the last two days."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
@@ -50,6 +53,7 @@ def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str
     rows = delta.to_pyarrow_table(
         filters=[("batch_date", ">=", since)],
         columns=[
+            "app_id",
             "kafka_lag",
             "finished_at",
             "max_event_time",
@@ -60,4 +64,5 @@ def last_stream_batch(settings: Settings, today: date | None = None) -> dict[str
             "duration_ms",
         ],
     ).to_pylist()
-    return max(rows, key=lambda r: r["finished_at"]) if rows else None
+    mine = [r for r in rows if str(r["app_id"]).startswith(f"rapport-{query}-")]
+    return max(mine, key=lambda r: r["finished_at"]) if mine else None

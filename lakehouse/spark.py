@@ -71,8 +71,14 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.streaming.minBatchesToRetain": str(
             settings.maintenance.checkpoint_batches_to_retain
         ),
-        # A Delta log replay fans out to 50 tasks by default: far too many for 2 cores.
-        "spark.databricks.delta.snapshotPartitions": str(max(2, spark.shuffle_partitions)),
+        # A Delta log replay fans out to 50 tasks by default: far too many for small tables.
+        # One task rebuilds a table's state fastest here (docs/decisions/0011-hot-path.md).
+        "spark.databricks.delta.snapshotPartitions": str(spark.snapshot_partitions),
+        # Every 10th commit writes a checkpoint synchronously, the p90 spike of a batch; new
+        # tables checkpoint every 100 commits instead (maintenance compacts the log too).
+        "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
+        # RocksDB uploads only the changed keys of the dedup state per batch.
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         # File listings (VACUUM among them) fan out to 10,000 tasks by default.
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
             max(2, spark.shuffle_partitions)

@@ -4,8 +4,9 @@
 Kafka: the newest ops.stream_batches row says which offset each partition was processed to,
 Kafka says where each partition ends, and the first unprocessed record's timestamp says
 since when it waits. Nothing waiting means 0 seconds behind, however quiet the shop is; a
-stopped stream with events arriving falls behind by the second. Silver and gold are written
-by the same batch, so they share the measure and differ in their SLA.
+stopped stream with events arriving falls behind by the second. The hot query writes most of
+gold and the silver query the rest, each at its own pace, so each table is measured against
+the query that writes it (`lakehouse.ownership.feeding_query`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehouse.delta_log import last_stream_batch
+from lakehouse.ownership import feeding_query
 from lakehouse.settings import Settings
 from quality.slas import Slas, StreamSla
 
@@ -160,18 +162,29 @@ def _first_unprocessed(
 def stream_freshness(
     settings: Settings, slas: Slas, now: datetime | None = None
 ) -> list[Freshness]:
-    """Every stream table with an SLA, measured now (one Kafka and one Delta read for all)."""
+    """Every stream table with an SLA, measured now against the query that writes it.
+
+    The hot query (most of gold) and the silver query read Kafka at their own pace, so each
+    has its own position; one Kafka probe and one Delta read per query.
+    """
     now = now or datetime.now(UTC)
-    position = position_of(last_stream_batch(settings, now.date()))
-    behind: float | None = None
-    unknown: str | None = None
-    processed = position.processed if position else {}
-    try:
-        ends, waiting = kafka_positions(settings, processed)
-        behind = behind_seconds(now, ends, processed, waiting)
-    except Exception as exc:  # Kafka down: the SLA cannot be measured, which is reported
-        unknown = f"Kafka unreachable ({exc})"
-    return [_freshness(sla, now, behind, unknown, position) for sla in slas.stream]
+    measured: dict[str, tuple[StreamPosition | None, float | None, str | None]] = {}
+    for query in sorted({feeding_query(sla.table) for sla in slas.stream}):
+        position = position_of(last_stream_batch(settings, now.date(), query))
+        behind: float | None = None
+        unknown: str | None = None
+        processed = position.processed if position else {}
+        try:
+            ends, waiting = kafka_positions(settings, processed)
+            behind = behind_seconds(now, ends, processed, waiting)
+        except Exception as exc:  # Kafka down: the SLA cannot be measured, which is reported
+            unknown = f"Kafka unreachable ({exc})"
+        measured[query] = (position, behind, unknown)
+    found = []
+    for sla in slas.stream:
+        position, behind, unknown = measured[feeding_query(sla.table)]
+        found.append(_freshness(sla, now, behind, unknown, position))
+    return found
 
 
 def _freshness(

@@ -1,41 +1,48 @@
-"""The two streaming queries: Kafka to bronze.events, and bronze.events onwards to gold.
+"""The bronze and silver queries: Kafka to bronze.events, and bronze.events to silver.
 
 Exactly once: Spark's checkpoint records the source positions of each micro-batch. Bronze is
 written by Delta's streaming sink, which commits each batch with the query id and batch id
 as a transaction, so a batch replayed after a crash is not written twice. The refine query
 does the same through `streaming.refine` (txnAppId/txnVersion, plus deduplication).
 
-Two queries, not one: bronze keeps landing, the audit trail complete, even while a problem
-downstream (a registry outage, a bad deploy) stops the refine query.
+Separate queries: bronze keeps landing, the audit trail complete, even while a problem
+downstream (a registry outage, a bad deploy) stops the refine query; and gold, read straight
+from Kafka by the hot query (`streaming.hot`), never waits for silver's slower batches.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
 from lakehouse.settings import Settings
 from lakehouse.tables import BRONZE_EVENTS
 from streaming.bronze import to_bronze
-from streaming.refine import REFINE_QUERY, Refiner, refine_checkpoint
+from streaming.refine import Refiner, refine_checkpoint
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming.query import StreamingQuery
 
-BRONZE_QUERY = "bronze_events"
 
 #: The queries the stream runs; any other checkpoint folder is an orphan (see maintenance).
-ACTIVE_QUERIES = (BRONZE_QUERY, REFINE_QUERY)
+ACTIVE_QUERIES = (BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY)
 
 
-def kafka_source(spark: SparkSession, settings: Settings) -> DataFrame:
-    """A streaming DataFrame over every event topic, in bounded micro-batches."""
+def kafka_source(
+    spark: SparkSession, settings: Settings, *, starting_offsets: str | None = None
+) -> DataFrame:
+    """A streaming DataFrame over every event topic, in bounded micro-batches.
+
+    `starting_offsets` (Spark's JSON of next offsets per partition) replaces the configured
+    'earliest'/'latest' for a new checkpoint; a checkpoint's own positions always win.
+    """
     stream = settings.stream
     return (
         spark.readStream.format("kafka")
         .options(**settings.kafka.spark_source_options())
         .option("subscribe", ",".join(settings.kafka.event_topics))
-        .option("startingOffsets", stream.starting_offsets)
+        .option("startingOffsets", starting_offsets or stream.starting_offsets)
         .option("maxOffsetsPerTrigger", str(stream.max_offsets_per_trigger))
         .option("failOnDataLoss", str(stream.fail_on_data_loss).lower())
         .option("includeHeaders", "true")
@@ -57,7 +64,7 @@ def start_bronze_query(spark: SparkSession, settings: Settings) -> StreamingQuer
 
 
 def start_refine_query(spark: SparkSession, refiner: Refiner) -> StreamingQuery:
-    """Follow bronze.events: validation, quarantine, silver, gold and metrics per batch.
+    """Follow bronze.events: validation, quarantine, silver and metrics per batch.
 
     `refiner.prepare` runs first: it refuses a checkpoint older than the tables, and resumes
     the watermark and Kafka positions from ops.stream_batches.
@@ -73,7 +80,7 @@ def start_refine_query(spark: SparkSession, refiner: Refiner) -> StreamingQuery:
         bronze.writeStream.queryName(REFINE_QUERY)
         .foreachBatch(refiner.process)
         .option("checkpointLocation", refine_checkpoint(settings))
-        .trigger(processingTime=settings.stream.trigger_interval)
+        .trigger(processingTime=settings.stream.silver_trigger_interval)
         .start()
     )
     refiner.bind(str(query.id))

@@ -1,6 +1,6 @@
-"""One micro-batch of bronze rows through validation, silver and gold, exactly once.
+"""One micro-batch of bronze rows through validation and silver, exactly once.
 
-`Refiner.process` is the foreachBatch function of the refine query. Per batch it:
+`Refiner.process` is the foreachBatch function of the refine (silver) query. Per batch it:
 
 1. classifies every bronze row (`streaming.validation`) and appends the rejected ones to
    bronze.quarantine;
@@ -8,15 +8,19 @@
    tables already hold (so a duplicate delivered hours later never counts twice), and
    upserts silver.customers and silver.inventory by event time and sequence;
 3. records the events that arrived behind the watermark in ops.late_events;
-4. recomputes from silver the gold rows of the minutes, hours and days the batch touched;
+4. recomputes gold.active_customers from silver (a distinct count over a sliding window);
 5. appends one row of metrics (rates, rows per table, watermark, Kafka lag) to ops.stream_batches.
+
+The other gold tables are the hot query's (`streaming.hot`), straight from Kafka. A batch load
+(`Refiner.load`: the history load, a quarantine replay) has no hot query beside it, so it
+merges the gold increments of the rows that were new to silver itself.
 
 Exactly once: every append carries Delta's idempotent-write options (txnAppId = the query's
 id, txnVersion = the batch id), so a batch replayed after a crash skips the tables it had
-already committed; the appends deduplicate by key, the MERGEs apply only newer changes and
-gold is recomputed from silver, so even a full replay from bronze changes nothing. The app id
-is the streaming query's id, which lives in the checkpoint: a new checkpoint gets a new id,
-and a checkpoint older than the tables is refused (`check_checkpoint`).
+already committed; the appends deduplicate by key and the MERGEs apply only newer changes, so
+even a full replay from bronze changes nothing. The app id is the streaming query's id, which
+lives in the checkpoint: a new checkpoint gets a new id, and a checkpoint older than the
+tables is refused (`check_checkpoint`).
 """
 
 from __future__ import annotations
@@ -30,16 +34,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from infra.kafka_offsets import EndOffsetWatcher
+from lakehouse.delta_rs import Txn
+from lakehouse.ownership import REFINE_QUERY
 from lakehouse.settings import Settings
 from lakehouse.spark import hadoop_path
 from lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
-    GOLD_INVENTORY_CURRENT,
-    GOLD_LOW_STOCK,
-    GOLD_ORDERS_PER_MINUTE,
-    GOLD_SALES_BY_DAY,
-    GOLD_SIGNUPS_PER_HOUR,
     OPS_LATE_EVENTS,
     OPS_STREAM_BATCHES,
     SILVER_CUSTOMER_ACTIVITY,
@@ -54,7 +55,9 @@ from lakehouse.tables import (
     SILVER_REFUNDS,
     TableDef,
 )
-from streaming import gold, silver
+from streaming import gold, metrics, silver
+from streaming.gold_writer import GoldWriter
+from streaming.increments import SilverRows, gold_increments
 from streaming.validation import classify_bronze, quarantine_rows
 
 if TYPE_CHECKING:
@@ -62,7 +65,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rapport.stream.refine")
 
-REFINE_QUERY = "refine_events"
 
 #: Silver tables with one row per event, appended after deduplication by event id.
 EVENT_TABLES: tuple[TableDef, ...] = (
@@ -87,11 +89,6 @@ def refine_checkpoint(settings: Settings) -> str:
 
 def _utc(micros: int | None) -> datetime | None:
     return None if micros is None else datetime.fromtimestamp(micros / 1e6, UTC)
-
-
-def _timestamps(values: Iterable[str]) -> str:
-    """A SQL list of timestamp literals (strings formatted by Spark in the session's UTC)."""
-    return ", ".join(f"TIMESTAMP'{v}'" for v in sorted(values))
 
 
 def _dates(values: Iterable[str]) -> str:
@@ -136,10 +133,12 @@ class Refiner:
         self.on_verdicts = on_verdicts
         self.offsets = EndOffsetWatcher(settings)
         self.pool = ThreadPoolExecutor(settings.stream.write_threads, "rapport-write")
+        #: Gold's writer for batch loads (the stream's gold is the hot query's).
+        self.gold = GoldWriter(settings)
         self.delay = timedelta(seconds=settings.stream.watermark_delay_s)
         self._batch_id = -1
-        #: Recompute gold for whole days (batch loads) rather than the touched periods.
-        self._whole_days = False
+        #: A batch load (no watermark, gold's increments merged here) rather than the stream.
+        self._loading = False
         #: Rows each write of the current batch committed, counted once where it is written.
         self._written: dict[str, int] = {}
 
@@ -190,8 +189,8 @@ class Refiner:
         self._run(batch, stream=True, complete_up_to=None)
 
     def begin_load(self, app_id: str, version: int) -> None:
-        """Write as a batch load: these transaction ids, gold recomputed for whole days."""
-        self.app_id, self._batch_id, self._whole_days = app_id, version, True
+        """Write as a batch load: these transaction ids, and gold's increments merged here."""
+        self.app_id, self._batch_id, self._loading = app_id, version, True
 
     def load(
         self,
@@ -266,7 +265,7 @@ class Refiner:
         finally:
             verdicts.unpersist()
         if stream:
-            self._write_metrics(spark, report)
+            self._write_metrics(report)
 
     def _track_positions(self, verdicts: DataFrame) -> None:
         """Remember the next Kafka offset per partition, for the lag in the metrics."""
@@ -323,26 +322,22 @@ class Refiner:
                 report.rows_written.get(t.qualified_name, 0) for t in EVENT_TABLES
             )
 
-            # Phase 2: late events and gold, computed from what silver now holds.
+            # Phase 2: late events and the gold the hot query does not keep. In a batch load
+            # (history, quarantine replay) the rows new to silver are new to gold as well, so
+            # their increments are merged too; the stream's gold comes from `streaming.hot`.
             stamp = report.watermark
             phase2: dict[str, Callable[[], DataFrame | None]] = {
                 OPS_LATE_EVENTS.qualified_name: lambda: self._record_late(
                     spark, events, fresh, watermark, dates
                 ),
-                GOLD_ORDERS_PER_MINUTE.qualified_name: lambda: self._gold_minutes(
-                    spark, fresh["orders"], stamp
-                ),
-                GOLD_SALES_BY_DAY.qualified_name: lambda: self._gold_days(spark, fresh, stamp),
-                GOLD_SIGNUPS_PER_HOUR.qualified_name: lambda: self._gold_hours(
-                    spark, fresh["customer_activity"], stamp
-                ),
                 GOLD_ACTIVE_CUSTOMERS.qualified_name: lambda: self._gold_active(
                     spark, fresh, stamp
                 ),
-                GOLD_INVENTORY_CURRENT.qualified_name: lambda: self._gold_inventory(
-                    spark, new[SILVER_INVENTORY.qualified_name], stamp
-                ),
             }
+            if self._loading:
+                increments = gold_increments(SilverRows(**fresh), stamp)
+                txn = Txn(str(self.app_id), self._batch_id)
+                report.rows_written.update(self.gold.apply(increments, txn))
             written = self._run_parallel(phase2, report)
             report.late_rows = report.rows_written.get(OPS_LATE_EVENTS.qualified_name, 0)
             for frame in written.values():
@@ -514,107 +509,6 @@ class Refiner:
         self._txn(writer).save(table.location(self.settings))
         return rows
 
-    def _recompute_periods(
-        self,
-        spark: SparkSession,
-        touched: DataFrame,
-        unit: str,
-        source: TableDef,
-        target: TableDef,
-        aggregate: Callable[[DataFrame], DataFrame],
-    ) -> DataFrame | None:
-        """Rebuild the gold rows of every `unit` (minute, hour) with a touched event."""
-        from pyspark.sql import functions as F
-
-        keys = [
-            r[0]
-            for r in touched.select(
-                F.date_format(F.date_trunc(unit, "event_time"), "yyyy-MM-dd HH:mm:ss")
-            )
-            .distinct()
-            .collect()
-        ]
-        if not keys:
-            return None
-        days = _dates({k[:10] for k in keys})
-        if self._whole_days:  # a batch load covers whole days: no list of every minute
-            rows = self._silver(spark, source).where(f"event_date IN ({days})")
-            return self._replace(target, aggregate(rows), f"event_date IN ({days})")
-        periods = _timestamps(keys)
-        rows = self._silver(spark, source).where(
-            f"event_date IN ({days}) AND date_trunc('{unit}', event_time) IN ({periods})"
-        )
-        return self._replace(
-            target, aggregate(rows), f"event_date IN ({days}) AND {unit} IN ({periods})"
-        )
-
-    def _gold_minutes(
-        self, spark: SparkSession, orders: DataFrame | None, stamp: datetime | None
-    ) -> DataFrame | None:
-        if orders is None:
-            return None
-        return self._recompute_periods(
-            spark,
-            orders,
-            "minute",
-            SILVER_ORDERS,
-            GOLD_ORDERS_PER_MINUTE,
-            lambda rows: gold.orders_per_minute(rows, stamp),
-        )
-
-    def _gold_days(
-        self, spark: SparkSession, fresh: dict[str, DataFrame | None], stamp: datetime | None
-    ) -> DataFrame | None:
-        from pyspark.sql import functions as F
-
-        touched = [
-            frame.select("event_date")
-            for name in ("orders", "order_updates", "refunds", "payments", "invoices")
-            if (frame := fresh[name]) is not None
-        ]
-        if not touched:
-            return None
-        union = touched[0]
-        for more in touched[1:]:
-            union = union.unionByName(more)
-        # One action for the touched days of all five tables, not one per table.
-        found = {
-            r[0]
-            for r in union.select(F.date_format("event_date", "yyyy-MM-dd")).distinct().collect()
-        }
-        if not found:
-            return None
-        days = _dates(found)
-
-        def read(table: TableDef) -> DataFrame:
-            return self._silver(spark, table).where(f"event_date IN ({days})")
-
-        rows = gold.sales_by_day(
-            read(SILVER_ORDERS),
-            read(SILVER_ORDER_UPDATES),
-            read(SILVER_REFUNDS),
-            read(SILVER_PAYMENTS),
-            read(SILVER_INVOICES),
-            stamp,
-        )
-        return self._replace(GOLD_SALES_BY_DAY, rows, f"event_date IN ({days})")
-
-    def _gold_hours(
-        self, spark: SparkSession, activity: DataFrame | None, stamp: datetime | None
-    ) -> DataFrame | None:
-        from pyspark.sql import functions as F
-
-        if activity is None:
-            return None
-        return self._recompute_periods(
-            spark,
-            activity.where(F.col("activity") == "registered"),
-            "hour",
-            SILVER_CUSTOMER_ACTIVITY,
-            GOLD_SIGNUPS_PER_HOUR,
-            lambda rows: gold.signups_per_hour(rows, stamp),
-        )
-
     def _gold_active(
         self, spark: SparkSession, fresh: dict[str, DataFrame | None], stamp: datetime | None
     ) -> DataFrame | None:
@@ -640,71 +534,35 @@ class Refiner:
         )
         return self._replace(GOLD_ACTIVE_CUSTOMERS, rows, None)
 
-    def _gold_inventory(
-        self, spark: SparkSession, changed: DataFrame | None, stamp: datetime | None
-    ) -> DataFrame | None:
-        if changed is None or not self._written.get(SILVER_INVENTORY.qualified_name):
-            return None
-        current = self._replace(
-            GOLD_INVENTORY_CURRENT,
-            gold.inventory_current(self._silver(spark, SILVER_INVENTORY), stamp),
-            None,
-        )
-        self._replace(GOLD_LOW_STOCK, gold.low_stock(current), None).unpersist()
-        return current
-
     # --- metrics ----------------------------------------------------------------------------
 
-    def _write_metrics(self, spark: SparkSession, report: BatchReport) -> None:
+    def _write_metrics(self, report: BatchReport) -> None:
         """Append the batch's ops.stream_batches row and hand its summary to the status file."""
-        finished = datetime.now(UTC)
-        duration_s = time.monotonic() - report.started
         try:
             ends = self.offsets.end_offsets()
         except Exception as exc:  # lag is a metric; Kafka may be restarting
             log.warning("could not read Kafka end offsets for the lag: %s", exc)
             ends = {}
-        lag: list[dict[str, Any]] = [
-            {
-                "topic": topic,
-                "partition": partition,
-                "end_offset": end,
-                "processed_offset": self.processed.get((topic, partition)),
-                "lag": max(0, end - self.processed.get((topic, partition), 0)),
-            }
-            for (topic, partition), end in sorted(ends.items())
-        ]
-        bronze_in, bronze_out = self.bronze_rates()
-        row = {
-            "app_id": self.app_id,
-            "batch_id": report.batch_id,
-            "started_at": finished - timedelta(seconds=duration_s),
-            "finished_at": finished,
-            "duration_ms": int(duration_s * 1000),
-            "input_rows": report.input_rows,
-            "valid_rows": report.valid_rows,
-            "quarantined_rows": report.quarantined_rows,
-            "duplicate_rows": report.valid_rows - report.new_events,
-            "late_rows": report.late_rows,
-            "processed_rows_per_s": round(report.input_rows / duration_s, 1) if duration_s else 0.0,
-            "bronze_input_rows_per_s": bronze_in,
-            "bronze_processed_rows_per_s": bronze_out,
-            "rows_written": report.rows_written,
-            "max_event_time": report.max_event_time,
-            "watermark": report.watermark,
-            "kafka_lag": lag,
-            "total_lag": sum(p["lag"] for p in lag),
-            "batch_date": finished.date(),
-        }
-        frame = spark.createDataFrame([row], OPS_STREAM_BATCHES.schema)
-        self._txn(frame.write.format("delta").mode("append")).save(
-            OPS_STREAM_BATCHES.location(self.settings)
+        row = metrics.batch_row(
+            app=str(self.app_id),
+            batch_id=report.batch_id,
+            finished=datetime.now(UTC),
+            duration_s=time.monotonic() - report.started,
+            counts={
+                "input_rows": report.input_rows,
+                "valid_rows": report.valid_rows,
+                "quarantined_rows": report.quarantined_rows,
+                "duplicate_rows": report.valid_rows - report.new_events,
+                "late_rows": report.late_rows,
+            },
+            rows_written=report.rows_written,
+            max_event_time=report.max_event_time,
+            watermark=report.watermark,
+            lag=metrics.kafka_lag(ends, self.processed),
+            bronze_rates=self.bronze_rates(),
         )
-        summary = {
-            k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in row.items()
-            if k != "batch_date"
-        }
+        metrics.write_batch_row(self.settings, row)
+        summary = metrics.summary(row)
         if report.input_rows:
             log.info(
                 "refine batch %s: %s rows (%s valid, %s quarantined, %s duplicate, %s late) "

@@ -18,10 +18,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
 from lakehouse.settings import Settings
 from lakehouse.spark import get_spark
-from streaming.ingest import BRONZE_QUERY, start_bronze_query, start_refine_query
-from streaming.refine import REFINE_QUERY, Refiner
+from streaming.hot import GoldStream, start_gold_query
+from streaming.ingest import start_bronze_query, start_refine_query
+from streaming.refine import Refiner
 
 log = logging.getLogger("rapport.stream")
 
@@ -54,6 +56,13 @@ class StatusBoard:
         """The refine query's last ops.stream_batches row: lag, watermark, rows per table."""
         with self._lock:
             self._state["last_batch"] = batch
+            self._state["updated_at"] = _now()
+            self._write()
+
+    def record_gold_batch(self, batch: dict[str, Any]) -> None:
+        """The hot query's last ops.stream_batches row: how far gold has read Kafka."""
+        with self._lock:
+            self._state["last_gold_batch"] = batch
             self._state["updated_at"] = _now()
             self._write()
 
@@ -167,7 +176,9 @@ def run(settings: Settings) -> int:
     refiner = Refiner(
         settings, bronze_rates=lambda: board.rates(BRONZE_QUERY), on_batch=board.record_batch
     )
+    gold = GoldStream(settings, on_batch=board.record_gold_batch)
     starters: dict[str, Callable[[], Any]] = {
+        GOLD_QUERY: lambda: start_gold_query(spark, gold),
         BRONZE_QUERY: lambda: start_bronze_query(spark, settings),
         REFINE_QUERY: lambda: start_refine_query(spark, refiner),
     }
@@ -204,6 +215,7 @@ def run(settings: Settings) -> int:
             # checkpoint replays the batch on the next start, so nothing is lost or doubled.
             q.stop()
         refiner.close()
+        gold.close()
         spark.stop()
         board.set_state("stopped" if exit_code == 0 else "failed")
     return exit_code

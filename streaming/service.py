@@ -21,8 +21,15 @@ class StreamStatus:
     pid: int | None
     state: str
     queries: dict[str, Any]
-    #: The refine query's last ops.stream_batches row (lag, watermark, rows per table).
+    #: The refine (silver) query's last ops.stream_batches row (lag, watermark, rows).
     last_batch: dict[str, Any]
+    #: The hot query's last ops.stream_batches row: how far gold has read Kafka.
+    last_gold_batch: dict[str, Any]
+
+    @property
+    def caught_up(self) -> bool:
+        """Gold and silver have both processed everything Kafka held at their last batch."""
+        return all(b.get("total_lag") == 0 for b in (self.last_batch, self.last_gold_batch))
 
 
 class StreamService:
@@ -72,15 +79,16 @@ class StreamService:
             state=board.get("state", "stopped") if pid else "stopped",
             queries=board.get("queries", {}),
             last_batch=board.get("last_batch") or {},
+            last_gold_batch=board.get("last_gold_batch") or {},
         )
 
 
-def describe_batch(batch: dict[str, Any]) -> list[str]:
-    """Readable lines for the refine query's last batch: what freshness and lag look like."""
+def describe_batch(batch: dict[str, Any], query: str = "refine") -> list[str]:
+    """Readable lines for a query's last batch: what freshness and lag look like."""
     if not batch:
-        return ["  no refine batch yet"]
+        return [f"  no {query} batch yet"]
     lines = [
-        f"  last refine batch {batch.get('batch_id')} at {batch.get('finished_at')}: "
+        f"  last {query} batch {batch.get('batch_id')} at {batch.get('finished_at')}: "
         f"{batch.get('input_rows')} rows ({batch.get('quarantined_rows')} quarantined, "
         f"{batch.get('duplicate_rows')} duplicate, {batch.get('late_rows')} late) in "
         f"{batch.get('duration_ms')} ms",

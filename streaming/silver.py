@@ -44,19 +44,27 @@ def valid_events(verdicts: DataFrame) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    return (
-        verdicts.where(F.col("valid"))
-        .dropDuplicates(["event_id"])
-        .select(
-            "event_id",
-            # The CloudEvents type is the registry subject 'rapport.<domain>.<Type>'.
-            F.substring_index("event_type", ".", -1).alias("event_type"),
-            "event_time",
-            "ingest_time",
-            F.col("contract_version").cast("int").alias("contract_version"),
-            "data_json",
-            "event_date",
-        )
+    return event_columns(verdicts.where(F.col("valid")).dropDuplicates(["event_id"]))
+
+
+def event_columns(valid: DataFrame, *extra: str) -> DataFrame:
+    """Valid verdict rows as events (type name, times, version, payload), not deduplicated.
+
+    The stream's hot path deduplicates in Spark's state store before this, and keeps the
+    `extra` columns (its Kafka coordinates); batch loads go through `valid_events`.
+    """
+    from pyspark.sql import functions as F
+
+    return valid.select(
+        *extra,
+        "event_id",
+        # The CloudEvents type is the registry subject 'rapport.<domain>.<Type>'.
+        F.substring_index("event_type", ".", -1).alias("event_type"),
+        "event_time",
+        "ingest_time",
+        F.col("contract_version").cast("int").alias("contract_version"),
+        "data_json",
+        "event_date",
     )
 
 

@@ -74,9 +74,10 @@ def test_killed_and_restarted_stream_matches_the_ledger(
 
         send(settings, slices[-1], ledger)
         service.start(timeout_s=300)
-        # Caught up: a refine batch has seen Kafka's end offsets and has nothing left behind.
-        assert wait_until(lambda: last_batch(settings).get("total_lag") == 0, timeout_s=900), (
-            f"the stream never caught up: {last_batch(settings)}"
+        # Caught up: a gold and a refine batch have each seen Kafka's end offsets and have
+        # nothing left behind.
+        assert wait_until(lambda: service.status().caught_up, timeout_s=900), (
+            f"the stream never caught up: {service.status()}"
         )
     finally:
         service.stop()

@@ -1,0 +1,312 @@
+"""Rapport's own figures for docs/benchmarks.md: backlog drain, idle latency, sustained lag, RSS.
+
+Run with `make bench` (or `uv run python -m bench.rapport`). It starts its own broker,
+registry and stream process (`rapport stream start`, as a user runs it) in a temporary
+folder and measures, in one run:
+
+- a burst written ahead to Kafka while the stream is stopped (default 60 s at 20,000
+  events/s = 1.2 million records), then drained: events/s to gold, seconds until gold has
+  caught up, and whether every day-and-currency order figure in gold equals the records;
+- one event at a time while the stream idles: send to visible in gold.sales_by_day, p95;
+- the simulator's full mix sent live at a steady rate (default 5,000 events/s for 10
+  minutes): every second, how far gold and silver are behind. Gold's lag is the newest event
+  sent against gold's `complete_up_to`; both layers' "behind" is also measured as the age
+  of the oldest record they have not processed (what the freshness SLAs use);
+- the peak resident memory of the stream process and its JVM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.report import record
+from bench.workload import bench_stack, generate, produce, schema_ids
+from lakehouse.settings import Settings
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int]:
+    if not values:
+        return {"samples": 0}
+    ordered = sorted(values)
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+    return {
+        "samples": len(values),
+        "p50": at(0.50),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def _board(settings: Settings) -> dict[str, Any]:
+    from streaming.runner import status_file
+
+    try:
+        return dict(json.loads(status_file(settings).read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class RssSampler:
+    """Peak resident memory of a process and its children (the runner and its Spark JVM)."""
+
+    def __init__(self, pid_of: Any) -> None:
+        self.pid_of = pid_of
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            pid = self.pid_of()
+            if pid:
+                self.peak_mb = max(self.peak_mb, _tree_rss_mb(int(pid)))
+
+
+def _tree_rss_mb(root: int) -> float:
+    """RSS of `root` and its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            pages = int((entry / "statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = pages
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _gold_orders(settings: Settings) -> dict[tuple[str, str], tuple[int, Any]]:
+    """gold.sales_by_day's orders and order value per (day, currency), read with delta-rs."""
+    from lakehouse import delta_rs
+    from lakehouse.tables import GOLD_SALES_BY_DAY
+
+    rows = delta_rs.read(settings, GOLD_SALES_BY_DAY).to_pylist()
+    return {
+        (r["event_date"].isoformat(), r.get("currency") or "-"): (r["orders"], r["order_value"])
+        for r in rows
+        if r["orders"]
+    }
+
+
+def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
+    """A burst written ahead while the stream is stopped; then how fast gold drains it."""
+    from infra.processes import wait_until
+    from streaming.service import StreamService
+
+    count = int(rate * seconds)
+    workload = generate(count, seed=21, rate=rate, schema_ids=schema_ids(settings))
+    produced = produce(settings, workload)
+    stream = StreamService(settings)
+    began = time.monotonic()
+    stream.start(timeout_s=300)
+    started = time.monotonic()
+    caught = wait_until(lambda: StreamService(settings).status().caught_up, 1800, 0.5)
+    gold_done = time.monotonic()
+    board = _board(settings)
+    gold_rows = _gold_orders(settings)
+    want = {k: v for k, v in workload.orders.items()}
+    exact = all(gold_rows.get(k) == (n, total) for k, (n, total) in want.items())
+    drained_s = _gold_drain_seconds(settings) or (gold_done - started)
+    return {
+        "records": count,
+        "rate_written": rate,
+        "produced_records_per_s": round(produced.records_per_s),
+        "stream_start_s": round(started - began, 1),
+        "caught_up": caught,
+        "gold_drain_s": round(drained_s, 1),
+        "events_per_s": round(count / drained_s) if drained_s else None,
+        "until_gold_and_silver_caught_up_s": round(gold_done - started, 1),
+        "gold_batches": board.get("last_gold_batch", {}).get("batch_id"),
+        "exact_orders_per_day_and_currency": exact,
+    }
+
+
+def _gold_drain_seconds(settings: Settings) -> float | None:
+    """From the hot query's first batch with events to its first batch with nothing left."""
+    from lakehouse import delta_rs
+    from lakehouse.tables import OPS_STREAM_BATCHES
+
+    rows = [
+        r
+        for r in delta_rs.read(settings, OPS_STREAM_BATCHES).to_pylist()
+        if str(r["app_id"]).startswith("rapport-gold_events-")
+    ]
+    rows.sort(key=lambda r: r["finished_at"])
+    first = next((r for r in rows if r["input_rows"]), None)
+    if first is None:
+        return None
+    done = next((r for r in rows if r["finished_at"] >= first["finished_at"] and
+                 r["total_lag"] == 0), None)  # fmt: skip
+    if done is None:
+        return None
+    return float((done["finished_at"] - first["started_at"]).total_seconds())
+
+
+def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
+    """Send one order at a time to an idle stream: seconds until gold.sales_by_day counts it."""
+    import orjson
+
+    from contracts.catalog import default_catalog
+    from contracts.envelope import envelope
+    from infra.processes import wait_until
+    from publishing.producer import EventProducer
+
+    contract = default_catalog().latest("OrderPlaced")
+    topic = settings.kafka.topics[contract.domain].name
+    waits: list[float] = []
+    with EventProducer(settings, transport="librdkafka") as producer:
+        schema_id = producer.schema_id(contract)
+        for _ in range(events):
+            before = sum(n for n, _ in _gold_orders(settings).values())
+            order_id = f"idle-{uuid.uuid4().hex[:12]}"
+            data = {
+                "order_id": order_id,
+                "customer_id": "c-idle",
+                "lines": [
+                    {"sku": "SKU-00001", "quantity": 1, "unit_price": "1.00", "category": "home"}
+                ],
+                "currency": "EUR",
+                "total": "1.00",
+                "region": "eu-west",
+                "channel": "web",
+                "warehouse": "WH-AMS",
+            }
+            doc = envelope(contract, data, event_id=order_id, time=datetime.now(UTC),
+                           schema_id=schema_id)  # fmt: skip
+            sent = time.monotonic()
+            producer.send_raw(topic, order_id.encode(), orjson.dumps(doc), order_id)
+            producer.flush()
+            seen = wait_until(
+                lambda b=before: sum(n for n, _ in _gold_orders(settings).values()) > b, 60, 0.05
+            )
+            if seen:
+                waits.append(time.monotonic() - sent)
+    return {"events": events, "seen": len(waits), "send_to_gold_s": _percentiles(waits)}
+
+
+def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """Live traffic at `rate`; every second, how far behind gold and silver are."""
+    from quality.freshness import behind_seconds, kafka_positions, position_of
+    from simulator.live import LiveRun, run_live
+    from simulator.shop import ShopConfig
+    from simulator.wire import ChaosConfig
+
+    chaos = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
+    run_live(settings, ShopConfig(seed=31, run_tag="warm"), chaos, LiveRun(rate, warmup_s))
+    stop = threading.Event()
+    sent: dict[str, Any] = {}
+
+    def send() -> None:
+        sent["ledger"] = run_live(settings, ShopConfig(seed=32, run_tag="run"), chaos,
+                                  LiveRun(rate, seconds), stop=stop)  # fmt: skip
+
+    sender = threading.Thread(target=send, daemon=True)
+    gold_lag: list[float] = []
+    gold_behind: list[float] = []
+    silver_behind: list[float] = []
+    began = time.monotonic()
+    sender.start()
+    next_at = began + 1.0
+    while sender.is_alive():
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += 1.0
+        now = datetime.now(UTC)  # live mode: the newest event sent is stamped about now
+        board = _board(settings)
+        gold, silver = board.get("last_gold_batch") or {}, board.get("last_batch") or {}
+        complete = _parse(gold.get("watermark"))
+        if complete is not None:
+            gold_lag.append((now - complete).total_seconds())
+        for batch, out in ((gold, gold_behind), (silver, silver_behind)):
+            position = position_of({**batch, "kafka_lag": batch.get("kafka_lag") or []})
+            if position is None or not position.processed:
+                continue
+            try:
+                ends, waiting = kafka_positions(settings, position.processed)
+            except Exception:  # a probe that failed is a missing sample, not a figure
+                continue
+            out.append(behind_seconds(now, ends, position.processed, waiting))
+    elapsed = time.monotonic() - began
+    ledger = sent.get("ledger")
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "records_sent": sum(ledger.sent.values()) if ledger else None,
+        "achieved_rate": round(sum(ledger.sent.values()) / elapsed) if ledger else None,
+        "gold_lag_s": _percentiles(gold_lag),
+        "gold_behind_s": _percentiles(gold_behind),
+        "silver_behind_s": _percentiles(silver_behind),
+    }
+
+
+def bench_rapport(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every Rapport section, on one broker and one stream process."""
+    from streaming.service import StreamService
+
+    sections: dict[str, dict[str, Any]] = {}
+    with bench_stack() as settings:
+        stream = StreamService(settings)
+        with RssSampler(stream.process.pid) as rss:
+            try:
+                burst = drain_burst(settings, args.burst_rate, args.burst_seconds)
+                sections["rapport_backlog"] = burst
+                sections["rapport_idle"] = idle_latency(settings, args.idle_events)
+                sections["rapport_sustained"] = sustained(
+                    settings, args.rate, args.seconds, args.warmup_seconds
+                )
+            finally:
+                stream.stop()
+        sections["rapport_memory"] = {"stream_peak_rss_mb": round(rss.peak_mb)}
+    return sections
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--burst-rate", type=float, default=20_000)
+    parser.add_argument("--burst-seconds", type=float, default=60)
+    parser.add_argument("--idle-events", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=5_000)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--warmup-seconds", type=float, default=30)
+    args = parser.parse_args(argv)
+    sections = bench_rapport(args)
+    command = "python -m bench.rapport " + " ".join(argv if argv is not None else [])
+    record("rapport", sections, command=command.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
