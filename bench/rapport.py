@@ -220,7 +220,7 @@ def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
 
 def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
     """Live traffic at `rate`; every second, how far behind gold and silver are."""
-    from quality.freshness import behind_seconds, kafka_positions, position_of
+    from quality.freshness import behind_seconds, kafka_positions
     from simulator.live import LiveRun, run_live
     from simulator.shop import ShopConfig
     from simulator.wire import ChaosConfig
@@ -251,14 +251,18 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
         if complete is not None:
             gold_lag.append((now - complete).total_seconds())
         for batch, out in ((gold, gold_behind), (silver, silver_behind)):
-            position = position_of({**batch, "kafka_lag": batch.get("kafka_lag") or []})
-            if position is None or not position.processed:
+            processed = {
+                (lag["topic"], int(lag["partition"])): int(lag["processed_offset"])
+                for lag in batch.get("kafka_lag") or []
+                if lag.get("processed_offset") is not None
+            }
+            if not processed:
                 continue
             try:
-                ends, waiting = kafka_positions(settings, position.processed)
+                ends, waiting = kafka_positions(settings, processed)
             except Exception:  # a probe that failed is a missing sample, not a figure
                 continue
-            out.append(behind_seconds(now, ends, position.processed, waiting))
+            out.append(behind_seconds(now, ends, processed, waiting))
     elapsed = time.monotonic() - began
     ledger = sent.get("ledger")
     return {
@@ -283,7 +287,9 @@ def bench_rapport(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             try:
                 burst = drain_burst(settings, args.burst_rate, args.burst_seconds)
                 sections["rapport_backlog"] = burst
+                print("rapport_backlog:", json.dumps(burst), flush=True)
                 sections["rapport_idle"] = idle_latency(settings, args.idle_events)
+                print("rapport_idle:", json.dumps(sections["rapport_idle"]), flush=True)
                 sections["rapport_sustained"] = sustained(
                     settings, args.rate, args.seconds, args.warmup_seconds
                 )

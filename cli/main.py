@@ -123,6 +123,7 @@ def stream_start(foreground: bool) -> None:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         logging.getLogger("py4j").setLevel(logging.WARNING)
+        logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection
         sys.exit(run_stream(settings))
     from streaming.service import StreamService
 

@@ -77,6 +77,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # Every 10th commit writes a checkpoint synchronously, the p90 spike of a batch; new
         # tables checkpoint every 100 commits instead (maintenance compacts the log too).
         "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
+        # No extra micro-batch just to move a watermark: the hot query's dedup state is then
+        # evicted with the next batch that has data, instead of costing a batch of its own.
+        "spark.sql.streaming.noDataMicroBatches.enabled": "false",
         # RocksDB uploads only the changed keys of the dedup state per batch.
         "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         # File listings (VACUUM among them) fan out to 10,000 tasks by default.

@@ -189,6 +189,8 @@ class GoldStream:
                 )
                 .collect()
             )
+            log.debug("gold batch %s: read, classified, deduplicated in %.0f ms",
+                      batch_id, (time.monotonic() - started) * 1000)  # fmt: skip
             for r in seen:
                 self.observe(r["topic"], r["partition"], _utc(r["newest"]), _utc(r["arrived"]))
             stamp = self.complete_up_to(spark, batch_id)

@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one line per Java call otherwise
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection
     settings = Settings(state_dir=args.state_dir) if args.state_dir else Settings()
     return run(settings)
 

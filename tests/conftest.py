@@ -91,7 +91,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
             "shuffle_partitions": 2,
         }
         spark.update(overrides.pop("spark", {}))
-        stream = {"trigger_interval": "1 second"}
+        stream = {"trigger_interval": "1 second", "silver_trigger_interval": "2 seconds"}
         stream.update(overrides.pop("stream", {}))
         # The UIs on ports of their own too: a developer's stack may hold 3000 and 8501.
         dagster = {"port": free_port(), **overrides.pop("dagster", {})}
