@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from infra.kafka_offsets import EndOffsetWatcher
+from infra.kafka_offsets import EndOffsetWatcher, end_offsets
 from lakehouse.delta_rs import Txn
 from lakehouse.ownership import GOLD_QUERY
 from lakehouse.settings import Settings
@@ -325,16 +325,16 @@ def starting_offsets(
 def start_gold_query(spark: SparkSession, gold_stream: GoldStream) -> StreamingQuery:
     """Start the hot query; on a new checkpoint, rebuild gold from bronze first."""
     from streaming.ingest import kafka_source
-    from streaming.refine import checkpoint_query_id
+    from streaming.refine import planned_batches
 
     settings = gold_stream.settings
     checkpoint = gold_checkpoint(settings)
     starting: str | None = None
-    if checkpoint_query_id(spark, checkpoint) is None:
+    # No batch planned yet (a new checkpoint, or one killed before its first offsets were
+    # logged): the starting offsets still decide where the query reads from.
+    if planned_batches(spark, checkpoint) == 0:
         rebuild_id = metrics.app_id(f"{GOLD_QUERY}_rebuild", f"{time.time_ns()}")
         positions = rebuild_from_bronze(spark, settings, rebuild_id)
-        from infra.kafka_offsets import end_offsets
-
         topics = settings.kafka.event_topics
         positions = {k: v for k, v in positions.items() if k[0] in topics}
         partitions = [(tp.topic, tp.partition) for tp in end_offsets(settings)]

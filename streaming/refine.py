@@ -600,6 +600,11 @@ def last_committed_batch(spark: SparkSession, checkpoint: str) -> int | None:
     return max(ids) if ids else None
 
 
+def planned_batches(spark: SparkSession, checkpoint: str) -> int:
+    """How many batches the checkpoint's offset log holds (0: the query never planned one)."""
+    return sum(1 for n in _checkpoint_entries(spark, checkpoint, "offsets") or [] if n.isdigit())
+
+
 def checkpoint_query_id(spark: SparkSession, checkpoint: str) -> str | None:
     """The query id a checkpoint keeps in its `metadata` file, or None if there is none yet."""
     if _checkpoint_entries(spark, checkpoint, "metadata") is None:
