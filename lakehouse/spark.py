@@ -74,9 +74,6 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # A Delta log replay fans out to 50 tasks by default: far too many for small tables.
         # One task rebuilds a table's state fastest here (docs/decisions/0011-hot-path.md).
         "spark.databricks.delta.snapshotPartitions": str(spark.snapshot_partitions),
-        # Every 10th commit writes a checkpoint synchronously, the p90 spike of a batch; new
-        # tables checkpoint every 100 commits instead (maintenance compacts the log too).
-        "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
         # No extra micro-batch just to move a watermark: the hot query's dedup state is then
         # evicted with the next batch that has data, instead of costing a batch of its own.
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
