@@ -4,6 +4,9 @@ Pure functions (DataFrames in, one DataFrame out) plus `replace_days`, the one w
 aggregate is recomputed for whole days and written with replaceWhere over exactly those days,
 so a rerun or a backfill of the same range changes nothing. Orchestration calls these per
 partition range; the tests call them directly.
+
+Money is kept per currency: daily_sales and daily_billing have `currency` in their keys, and
+no sum here adds two currencies (docs/decisions/0010-money-per-currency.md).
 """
 
 from __future__ import annotations
@@ -53,12 +56,13 @@ def _stamp(frame: DataFrame, table: TableDef) -> DataFrame:
 
 
 def daily_sales(orders: DataFrame, order_lines: DataFrame) -> DataFrame:
-    """Per day, region, channel and category: orders containing it, units and revenue."""
+    """Per day, region, channel, category and currency: orders containing the category,
+    units and revenue (in the order's currency)."""
     from pyspark.sql import functions as F
 
-    placed = orders.select("event_id", "region", "channel")
+    placed = orders.select("event_id", "region", "channel", "currency")
     lines = order_lines.join(placed, "event_id")
-    sales = lines.groupBy("event_date", "region", "channel", "category").agg(
+    sales = lines.groupBy(*GOLD_DAILY_SALES.keys).agg(
         F.count_distinct("event_id").alias("orders"),
         F.sum("quantity").cast("long").alias("units"),
         money(F.sum("line_amount")).alias("revenue"),
@@ -168,7 +172,8 @@ def daily_inventory(movements: DataFrame) -> DataFrame:
 def daily_billing(
     invoices: DataFrame, payments: DataFrame, refunds: DataFrame, all_payments: DataFrame
 ) -> DataFrame:
-    """Per day: invoiced, paid and refunded, and what the day's invoices still have unpaid.
+    """Per day and currency: invoiced, paid and refunded, and what the day's invoices still
+    have unpaid.
 
     `invoices`, `payments` and `refunds` hold the days to compute; `all_payments` every
     payment known, so an invoice paid on a later day is not outstanding.

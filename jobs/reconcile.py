@@ -5,7 +5,8 @@ daily check, over gold.sales_by_day (every figure) and the day totals of
 gold.orders_per_minute and gold.signups_per_hour. A day whose figures differ is reported with
 the size of each difference, and corrected by replacing that day's gold rows with the
 recomputed ones (the same `streaming.gold` functions the stream uses). Every comparison is
-kept in ops.reconciliation.
+kept in ops.reconciliation. A table that holds money is compared per day and currency, so
+a difference in one currency is never hidden by another.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ if TYPE_CHECKING:
 FIGURES = tuple(
     f.name
     for f in GOLD_SALES_BY_DAY.schema.fields
-    if f.name not in ("event_date", "complete_up_to", "updated_at")
+    if f.name not in (*GOLD_SALES_BY_DAY.keys, "complete_up_to", "updated_at")
 )
+
+#: What a comparison is keyed by: a day, and the currency where the table keeps one.
+Group = tuple[date, str | None]
 
 
 @dataclass
@@ -63,6 +67,11 @@ class GoldCheck:
     table: TableDef
     figures: tuple[str, ...]
     recompute: Callable[[Callable[[TableDef], DataFrame], datetime], DataFrame]
+
+    @property
+    def per_currency(self) -> bool:
+        """Whether the table keeps its figures per currency (compared per currency, then)."""
+        return "currency" in self.table.keys
 
 
 def _sales(read: Callable[[TableDef], DataFrame], stamp: datetime) -> DataFrame:
@@ -94,25 +103,33 @@ CHECKS = (
 
 
 def compare(
-    stream: dict[date, dict[str, Any]],
-    silver: dict[date, dict[str, Any]],
+    stream: dict[Group, dict[str, Any]],
+    silver: dict[Group, dict[str, Any]],
     days: Sequence[date],
     table_name: str = GOLD_SALES_BY_DAY.qualified_name,
     figures: Sequence[str] = FIGURES,
 ) -> list[dict[str, Any]]:
-    """One comparison row per day and figure (pure: tested without Spark)."""
+    """One comparison row per day, currency and figure (pure: tested without Spark).
+
+    `stream` and `silver` hold the figures by (day, currency), currency None for a table
+    kept without one. A group found in either place is compared; one found in neither
+    (a day with nothing) is not a comparison.
+    """
+    wanted = set(days)
+    groups = sorted(
+        {g for g in (*stream, *silver) if g[0] in wanted}, key=lambda g: (g[0], g[1] or "")
+    )
     rows = []
-    for day in days:
-        ours, theirs = stream.get(day, {}), silver.get(day, {})
-        if not ours and not theirs:
-            continue  # a day with nothing in either place
+    for group in groups:
+        ours, theirs = stream.get(group, {}), silver.get(group, {})
         for figure in figures:
             a, b = _number(ours.get(figure)), _number(theirs.get(figure))
             rows.append(
                 {
-                    "event_date": day,
+                    "event_date": group[0],
                     "table_name": table_name,
                     "figure": figure,
+                    "currency": group[1],
                     "stream_value": None if a is None else str(a),
                     "silver_value": None if b is None else str(b),
                     "difference": float((a or 0) - (b or 0)),
@@ -122,11 +139,22 @@ def compare(
     return rows
 
 
-def _day_totals(frame: DataFrame, figures: Sequence[str]) -> dict[date, dict[str, Any]]:
+def _named(currency: str | None, figure: str) -> str:
+    return figure if currency is None else f"{currency} {figure}"
+
+
+def _day_totals(
+    frame: DataFrame, figures: Sequence[str], per_currency: bool
+) -> dict[Group, dict[str, Any]]:
+    """The figures summed per day, and per currency where the table keeps one."""
     from pyspark.sql import functions as F
 
-    totals = frame.groupBy("event_date").agg(*[F.sum(f).alias(f) for f in figures])
-    return {r["event_date"]: r.asDict() for r in totals.collect()}
+    by = ("event_date", "currency") if per_currency else ("event_date",)
+    totals = frame.groupBy(*by).agg(*[F.sum(f).alias(f) for f in figures])
+    return {
+        (r["event_date"], r["currency"] if per_currency else None): r.asDict()
+        for r in totals.collect()
+    }
 
 
 def reconcile_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> Reconciliation:
@@ -141,16 +169,16 @@ def reconcile_days(spark: SparkSession, settings: Settings, days: Sequence[date]
     for check in CHECKS:
         recomputed = check.recompute(read, end_of(max(days))).localCheckpoint(eager=True)
         rows = compare(
-            _day_totals(read(check.table), check.figures),
-            _day_totals(recomputed, check.figures),
+            _day_totals(read(check.table), check.figures, check.per_currency),
+            _day_totals(recomputed, check.figures, check.per_currency),
             days,
             check.table.qualified_name,
             check.figures,
         )
         wrong_days = sorted({r["event_date"] for r in rows if not r["matches"]})
         result.differences += [
-            f"{r['table_name']} {r['event_date']} {r['figure']}: stream {r['stream_value']}, "
-            f"silver {r['silver_value']}"
+            f"{r['table_name']} {r['event_date']} {_named(r['currency'], r['figure'])}: "
+            f"stream {r['stream_value']}, silver {r['silver_value']}"
             for r in rows
             if not r["matches"]
         ]

@@ -166,6 +166,12 @@ BRONZE_QUARANTINE = TableDef(
 MONEY = DecimalType(17, 2)
 MONEY_SUM = DecimalType(27, 2)
 
+#: The ISO 4217 code of the money in a gold row. Every gold table that holds money has it in
+#: its key: no figure adds currencies (docs/decisions/0010-money-per-currency.md).
+CURRENCY = StructField("currency", StringType(), False)
+#: The key of the per-day money tables (gold.sales_by_day, gold.daily_billing).
+DAY_AND_CURRENCY = ("event_date", "currency")
+
 #: What every silver event row carries besides its payload: identity, time and provenance.
 EVENT_META = (
     StructField("event_id", StringType(), False),
@@ -338,12 +344,16 @@ GOLD_STAMP = (
 GOLD_ORDERS_PER_MINUTE = TableDef(
     layer="gold",
     name="orders_per_minute",
-    description="Orders placed and their gross value per minute of event time, region, channel.",
+    description=(
+        "Orders placed and their gross value per minute of event time, region, channel and "
+        "currency (the order's; values are in it, never added across currencies)."
+    ),
     schema=StructType(
         [
             StructField("minute", TimestampType(), False),
             StructField("region", StringType(), False),
             StructField("channel", StringType(), False),
+            CURRENCY,
             StructField("orders", LongType(), False),
             StructField("order_value", MONEY_SUM, False),
             *GOLD_STAMP,
@@ -351,19 +361,23 @@ GOLD_ORDERS_PER_MINUTE = TableDef(
         ]
     ),
     partition_by=("event_date",),
-    keys=("minute", "region", "channel"),
+    keys=("minute", "region", "channel", "currency"),
 )
 
 GOLD_SALES_BY_DAY = TableDef(
     layer="gold",
     name="sales_by_day",
     description=(
-        "Sales per day of event time; today's row is today's sales: orders, revenue, average "
-        "order value, cancellations, refunds, net revenue, payments and invoicing."
+        "Sales per day of event time and currency; today's rows are today's sales: orders, "
+        "revenue, average order value, cancellations, refunds, net revenue, payments and "
+        "invoicing, each in the row's currency (never added across currencies). "
+        "Cancellations count under the cancelled order's currency (XXX when an OrderCancelled "
+        "v1 did not state it)."
     ),
     schema=StructType(
         [
             StructField("event_date", DateType(), False),
+            CURRENCY,
             StructField("orders", LongType(), False),
             StructField("order_value", MONEY_SUM, False),
             StructField("average_order_value", MONEY_SUM, True),
@@ -377,7 +391,7 @@ GOLD_SALES_BY_DAY = TableDef(
             *GOLD_STAMP,
         ]
     ),
-    keys=("event_date",),
+    keys=DAY_AND_CURRENCY,
 )
 
 GOLD_SIGNUPS_PER_HOUR = TableDef(
@@ -531,8 +545,9 @@ GOLD_DAILY_SALES = TableDef(
     layer="gold",
     name="daily_sales",
     description=(
-        "Sales per day, region, channel and product category, from order lines: orders "
-        "containing the category, units and revenue (an order spans several categories)."
+        "Sales per day, region, channel, product category and currency, from order lines: "
+        "orders containing the category, units and revenue in the order's currency (an order "
+        "spans several categories)."
     ),
     schema=StructType(
         [
@@ -540,6 +555,7 @@ GOLD_DAILY_SALES = TableDef(
             StructField("region", StringType(), False),
             StructField("channel", StringType(), False),
             StructField("category", StringType(), False),
+            CURRENCY,
             StructField("orders", LongType(), False),
             StructField("units", LongType(), False),
             StructField("revenue", MONEY_SUM, False),
@@ -547,7 +563,7 @@ GOLD_DAILY_SALES = TableDef(
         ]
     ),
     partition_by=("event_date",),
-    keys=("event_date", "region", "channel", "category"),
+    keys=("event_date", "region", "channel", "category", "currency"),
 )
 
 GOLD_DAILY_CUSTOMERS = TableDef(
@@ -620,12 +636,13 @@ GOLD_DAILY_BILLING = TableDef(
     layer="gold",
     name="daily_billing",
     description=(
-        "Billing per day: invoiced, paid and refunded amounts and counts, and outstanding "
-        "(invoiced that day and not yet paid, as known when computed)."
+        "Billing per day and currency: invoiced, paid and refunded amounts and counts, and "
+        "outstanding (invoiced that day and not yet paid, as known when computed)."
     ),
     schema=StructType(
         [
             StructField("event_date", DateType(), False),
+            CURRENCY,
             StructField("invoices", LongType(), False),
             StructField("invoiced_amount", MONEY_SUM, False),
             StructField("payments", LongType(), False),
@@ -637,7 +654,7 @@ GOLD_DAILY_BILLING = TableDef(
         ]
     ),
     partition_by=("event_date",),
-    keys=("event_date",),
+    keys=DAY_AND_CURRENCY,
 )
 
 OPS_RECONCILIATION = TableDef(
@@ -645,13 +662,15 @@ OPS_RECONCILIATION = TableDef(
     name="reconciliation",
     description=(
         "Each day's gold figures as the stream wrote them against a recomputation from "
-        "silver: one row per day, figure and check run, with the difference."
+        "silver: one row per day, currency, figure and check run, with the difference."
     ),
     schema=StructType(
         [
             StructField("event_date", DateType(), False),
             StructField("table_name", StringType(), False),
             StructField("figure", StringType(), False),
+            # The currency of the compared figures; null for a table kept without one.
+            StructField("currency", StringType(), True),
             StructField("stream_value", StringType(), True),
             StructField("silver_value", StringType(), True),
             StructField("difference", DoubleType(), True),
@@ -661,7 +680,7 @@ OPS_RECONCILIATION = TableDef(
         ]
     ),
     partition_by=("event_date",),
-    keys=("event_date", "table_name", "figure", "checked_at"),
+    keys=("event_date", "table_name", "figure", "currency", "checked_at"),
 )
 
 OPS_QUALITY_RESULTS = TableDef(

@@ -18,11 +18,13 @@ from typing import Any, Literal
 from pyspark.sql.types import DecimalType, IntegerType, LongType, StructType
 
 from contracts.catalog import default_catalog
+from contracts.currency import NO_CURRENCY, currencies
 from lakehouse.tables import (
     DAILY_TABLES,
     GOLD_COHORT_RETENTION,
     GOLD_DAILY_INVENTORY,
     GOLD_INVENTORY_CURRENT,
+    GOLD_SALES_BY_DAY,
     GOLD_TABLES,
     SILVER_INVENTORY,
     SILVER_INVOICES,
@@ -166,6 +168,25 @@ def _non_negative(table: TableDef) -> Iterator[Rule]:
         )
 
 
+def _gold_currency(table: TableDef) -> Iterator[Rule]:
+    """A gold table kept per currency holds only the currencies the contracts allow.
+
+    gold.sales_by_day may also hold NO_CURRENCY: cancellations whose event stated none.
+    """
+    if table.layer == "silver" or "currency" not in table.schema.fieldNames():
+        return
+    allowed = currencies() + ((NO_CURRENCY,) if table is GOLD_SALES_BY_DAY else ())
+    yield Rule(
+        table=table.qualified_name,
+        name="currency_in_contract_values",
+        kind="in_set",
+        columns=("currency",),
+        description=f"`currency` is one of {', '.join(allowed)}",
+        origin="the contracts' currency codes (money is kept per currency)",
+        value_set=allowed,
+    )
+
+
 def _catalog_rules(table: TableDef) -> Iterator[Rule]:
     """Required columns are present and the table's keys identify one row each."""
     for field in table.schema.fields:
@@ -249,6 +270,7 @@ def _rules_for(qualified_name: str) -> tuple[Rule, ...]:
     found = [*_catalog_rules(table)]
     if table.layer == "silver":
         found += _contract_rules(table)
+    found += _gold_currency(table)
     found += _non_negative(table)
     if table is GOLD_COHORT_RETENTION:
         found.append(_RETENTION_RANGE)

@@ -4,6 +4,10 @@ Pure: DataFrames in, DataFrames out. `streaming.refine` reads the silver rows of
 hours and days a micro-batch changed and replaces exactly those gold rows, so a figure is
 always the aggregate of everything in silver: exact with duplicates, late and out-of-order
 events, and the same after any replay.
+
+Money is kept per currency: the tables that hold money have `currency` in their key, and
+every aggregate here groups by its table's keys (from `lakehouse.tables`), so no figure ever
+adds two currencies (docs/decisions/0010-money-per-currency.md).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from contracts.currency import NO_CURRENCY
 from lakehouse.tables import (
+    DAY_AND_CURRENCY,
     GOLD_ACTIVE_CUSTOMERS,
     GOLD_INVENTORY_CURRENT,
     GOLD_LOW_STOCK,
@@ -50,16 +56,19 @@ def daily_measures(
     counts: Sequence[str],
     sums: Sequence[str],
 ) -> DataFrame:
-    """Per event_date, counts and money sums gathered from several sources.
+    """Per event_date and currency, counts and money sums gathered from several sources.
 
     One union and one aggregation instead of outer joins: each (frame, values) part fills
-    the measure columns it names and 0 elsewhere.
+    the measure columns it names and 0 elsewhere. A part's currency is its frame's
+    `currency` column, or `values["currency"]` where it says otherwise. The grouping is
+    `DAY_AND_CURRENCY`, the key of the per-day money tables, so sums never mix currencies.
     """
     from pyspark.sql import functions as F
 
     def part(frame: DataFrame, values: dict[str, Column]) -> DataFrame:
         return frame.select(
             "event_date",
+            values.get("currency", F.col("currency")).alias("currency"),
             *[values.get(c, F.lit(0)).cast("long").alias(c) for c in counts],
             *[values.get(c, F.lit(0)).cast(MONEY_SUM).alias(c) for c in sums],
         )
@@ -68,19 +77,21 @@ def daily_measures(
     union = selected[0]
     for more in selected[1:]:
         union = union.unionByName(more)
-    return union.groupBy("event_date").agg(
+    return union.groupBy(*DAY_AND_CURRENCY).agg(
         *[F.sum(c).cast("long").alias(c) for c in counts],
         *[money(F.sum(c)).alias(c) for c in sums],
     )
 
 
 def orders_per_minute(orders: DataFrame, complete_up_to: datetime | None) -> DataFrame:
-    """Orders and gross value per minute of event time, region and channel."""
+    """Orders and gross value per minute of event time, region, channel and currency."""
     from pyspark.sql import functions as F
 
-    per_minute = orders.groupBy(
-        F.date_trunc("minute", "event_time").alias("minute"), "region", "channel"
-    ).agg(F.count("*").alias("orders"), money(F.sum("total")).alias("order_value"))
+    minute = F.date_trunc("minute", "event_time").alias("minute")
+    keys = [minute if k == "minute" else F.col(k) for k in GOLD_ORDERS_PER_MINUTE.keys]
+    per_minute = orders.groupBy(*keys).agg(
+        F.count("*").alias("orders"), money(F.sum("total")).alias("order_value")
+    )
     return _stamp(per_minute.withColumn("event_date", F.to_date("minute")), complete_up_to).select(
         *GOLD_ORDERS_PER_MINUTE.schema.fieldNames()
     )
@@ -94,14 +105,20 @@ def sales_by_day(
     invoices: DataFrame,
     complete_up_to: datetime | None,
 ) -> DataFrame:
-    """One row per day of event time: orders, revenue, AOV, cancellations, refunds, net."""
+    """One row per day of event time and currency: orders, revenue, AOV, cancellations,
+    refunds, net. A cancellation counts under its order's currency (OrderCancelled v2 states
+    it); one that states none (v1) counts under `NO_CURRENCY`."""
     from pyspark.sql import functions as F
 
     one = F.lit(1)
+    cancelled = {
+        "cancellations": one,
+        "currency": F.coalesce(F.col("currency"), F.lit(NO_CURRENCY)),
+    }
     days = daily_measures(
         [
             (orders, {"orders": one, "order_value": F.col("total")}),
-            (order_updates.where(F.col("update_type") == "cancelled"), {"cancellations": one}),
+            (order_updates.where(F.col("update_type") == "cancelled"), cancelled),
             (refunds, {"refunds": one, "refund_amount": F.col("amount")}),
             (payments, {"payments": one, "payment_amount": F.col("amount")}),
             (invoices, {"invoiced_amount": F.col("amount")}),

@@ -1,4 +1,5 @@
-"""Reconciliation's comparison: every figure of every day, with the size of a difference."""
+"""Reconciliation's comparison: every figure of every day and currency, with the size of a
+difference."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.reconcile import FIGURES, compare
+from jobs.reconcile import CHECKS, FIGURES, Group, compare
 
 pytestmark = pytest.mark.unit
 
 DAY = date(2026, 3, 1)
+EUR: Group = (DAY, "EUR")
+USD: Group = (DAY, "USD")
 
 
 def _figures(**changes: object) -> dict[str, object]:
@@ -21,22 +24,51 @@ def _figures(**changes: object) -> dict[str, object]:
     return base
 
 
-def test_equal_days_match_on_every_figure() -> None:
-    rows = compare({DAY: _figures()}, {DAY: _figures()}, [DAY])
-    assert len(rows) == len(FIGURES)
+def test_equal_days_match_on_every_figure_of_every_currency() -> None:
+    rows = compare({EUR: _figures(), USD: _figures()}, {EUR: _figures(), USD: _figures()}, [DAY])
+    assert len(rows) == 2 * len(FIGURES)
     assert all(r["matches"] for r in rows)
+    assert {r["currency"] for r in rows} == {"EUR", "USD"}
 
 
-def test_a_difference_is_reported_with_its_size() -> None:
-    rows = compare({DAY: _figures(orders=5)}, {DAY: _figures()}, [DAY])
-    wrong = [(r["figure"], r["difference"]) for r in rows if not r["matches"]]
-    assert wrong == [("orders", 2.0)]
+def test_a_difference_is_reported_with_its_size_and_currency() -> None:
+    rows = compare({EUR: _figures(orders=5)}, {EUR: _figures()}, [DAY])
+    wrong = [(r["currency"], r["figure"], r["difference"]) for r in rows if not r["matches"]]
+    assert wrong == [("EUR", "orders", 2.0)]
 
 
-def test_a_day_missing_from_the_stream_differs() -> None:
-    rows = compare({}, {DAY: _figures()}, [DAY])
-    assert {r["figure"] for r in rows if not r["matches"]} >= {"orders", "order_value"}
+def test_a_difference_in_one_currency_is_not_hidden_by_another() -> None:
+    stream = {
+        EUR: _figures(order_value=Decimal("35.00")),
+        USD: _figures(order_value=Decimal("25.00")),
+    }
+    rows = compare(stream, {EUR: _figures(), USD: _figures()}, [DAY])
+    wrong = {(r["currency"], r["difference"]) for r in rows if not r["matches"]}
+    assert wrong == {("EUR", 5.0), ("USD", -5.0)}
+
+
+def test_a_currency_missing_from_the_stream_differs() -> None:
+    rows = compare({EUR: _figures()}, {EUR: _figures(), USD: _figures()}, [DAY])
+    wrong = {(r["currency"], r["figure"]) for r in rows if not r["matches"]}
+    assert {("USD", "orders"), ("USD", "order_value")} <= wrong
+    assert not any(r["currency"] == "EUR" and not r["matches"] for r in rows)
 
 
 def test_a_day_with_nothing_anywhere_is_not_a_comparison() -> None:
     assert compare({}, {}, [DAY]) == []
+    assert compare({EUR: _figures()}, {EUR: _figures()}, [date(2026, 3, 2)]) == []
+
+
+def test_a_table_without_currency_is_compared_per_day() -> None:
+    rows = compare({(DAY, None): {"signups": 4}}, {(DAY, None): {"signups": 3}}, [DAY],
+                   "gold.signups_per_hour", ("signups",))  # fmt: skip
+    assert [(r["currency"], r["difference"]) for r in rows] == [(None, 1.0)]
+
+
+def test_money_tables_are_checked_per_currency() -> None:
+    assert {c.table.name: c.per_currency for c in CHECKS} == {
+        "sales_by_day": True,
+        "orders_per_minute": True,
+        "signups_per_hour": False,
+    }
+    assert "currency" not in FIGURES

@@ -106,7 +106,7 @@ def _revenue(spark: Any, settings: Settings, day: date) -> Decimal | None:
     rows = (
         spark.read.format("delta")
         .load(GOLD_DAILY_SALES.location(settings))
-        .where(f"event_date = DATE'{day.isoformat()}'")
+        .where(f"event_date = DATE'{day.isoformat()}' AND currency = 'EUR'")  # every order here
         .groupBy()
         .sum("revenue")
         .collect()

@@ -55,6 +55,17 @@ def test_money_and_stock_never_negative_but_net_figures_may_be() -> None:
     assert "outstanding_amount_not_negative" not in _by_name(GOLD_DAILY_BILLING)
 
 
+def test_gold_money_tables_hold_only_the_contracts_currencies() -> None:
+    from contracts.currency import NO_CURRENCY
+    from lakehouse.tables import GOLD_DAILY_SALES, GOLD_ORDERS_PER_MINUTE
+
+    for table in (GOLD_SALES_BY_DAY, GOLD_DAILY_BILLING, GOLD_DAILY_SALES, GOLD_ORDERS_PER_MINUTE):
+        rule = _by_name(table)["currency_in_contract_values"]
+        assert {"EUR", "USD", "GBP"} <= set(rule.value_set), table.name  # type: ignore[attr-defined]
+        assert (NO_CURRENCY in rule.value_set) == (table is GOLD_SALES_BY_DAY), table.name  # type: ignore[attr-defined]
+        assert "currency" in table.keys
+
+
 def test_cross_table_rules_sit_on_the_child_and_a_payment_without_invoice_only_warns() -> None:
     assert _by_name(SILVER_ORDER_LINES)["line_belongs_to_order"].blocking  # type: ignore[attr-defined]
     assert _by_name(SILVER_ORDERS)["total_equals_sum_of_lines"].blocking  # type: ignore[attr-defined]
