@@ -4,15 +4,20 @@ Every report Rapport builds is checked against this. The figures follow event ti
 event counts in the minute and day it happened), count each event id once however often it
 was delivered, and ignore malformed and unknown records, which belong in quarantine.
 
-Definitions (per UTC day; per minute where noted):
-- orders, order_value: OrderPlaced count and sum of `total` (also per minute, and per
-  minute by region and channel)
-- cancellations: OrderCancelled count; refunds, refund_amount: RefundIssued count and sum
+Money is kept per currency, as gold keeps it: no figure here adds two currencies.
+
+Definitions, per UTC day and currency (`sales_by_day`):
+- orders, order_value: OrderPlaced count and sum of `total` (also per minute, region,
+  channel and currency: `orders_per_minute_by_region_channel`)
+- cancellations: OrderCancelled count, under the currency the event states (v2), or
+  `NO_CURRENCY` when it states none (v1); refunds, refund_amount: RefundIssued count and sum
 - net_revenue: order_value - refund_amount; average_order_value: order_value / orders
 - payments, payment_amount: PaymentCaptured; invoiced_amount: InvoiceIssued sum
-- signups: CustomerRegistered count (also per minute)
+Definitions per UTC day (`per_day`) and per minute (`per_minute`), not money:
+- signups: CustomerRegistered count
 - active_customers: distinct customers with a CustomerRegistered, CustomerLoggedIn or
-  OrderPlaced (also per minute)
+  OrderPlaced
+Other figures:
 - inventory: on hand per sku and warehouse after the highest `sequence` seen; low stock:
   those below their reorder point
 - active customers in a window: distinct customers with one of those events in
@@ -34,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from contracts.currency import NO_CURRENCY
 from simulator.wire import WireRecord, describe
 
 ZERO = Decimal("0.00")
@@ -43,7 +49,9 @@ ACTIVITY_TYPES = frozenset({"CustomerRegistered", "CustomerLoggedIn", "OrderPlac
 
 
 @dataclass
-class _Bucket:
+class _Sales:
+    """The sales figures of one day in one currency."""
+
     orders: int = 0
     order_value: Decimal = ZERO
     cancellations: int = 0
@@ -52,8 +60,6 @@ class _Bucket:
     payments: int = 0
     payment_amount: Decimal = ZERO
     invoiced_amount: Decimal = ZERO
-    signups: int = 0
-    active: set[str] = field(default_factory=set)
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -71,9 +77,18 @@ class _Bucket:
             "payments": self.payments,
             "payment_amount": str(self.payment_amount),
             "invoiced_amount": str(self.invoiced_amount),
-            "signups": self.signups,
-            "active_customers": len(self.active),
         }
+
+
+@dataclass
+class _Customers:
+    """The customer figures of one day or minute (not money: no currency)."""
+
+    signups: int = 0
+    active: set[str] = field(default_factory=set)
+
+    def figures(self) -> dict[str, Any]:
+        return {"signups": self.signups, "active_customers": len(self.active)}
 
 
 @dataclass
@@ -87,9 +102,12 @@ class Ledger:
     versions: Counter[str] = field(default_factory=Counter)
     malformed: Counter[str] = field(default_factory=Counter)
     late_events: int = 0
-    days: dict[str, _Bucket] = field(default_factory=lambda: defaultdict(_Bucket))
-    minutes: dict[str, _Bucket] = field(default_factory=lambda: defaultdict(_Bucket))
-    by_region_channel: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    days: dict[str, _Customers] = field(default_factory=lambda: defaultdict(_Customers))
+    minutes: dict[str, _Customers] = field(default_factory=lambda: defaultdict(_Customers))
+    #: Sales by (day, currency).
+    sales: dict[tuple[str, str], _Sales] = field(default_factory=lambda: defaultdict(_Sales))
+    #: [orders, value] by (minute, region, channel, currency).
+    by_region_channel: dict[tuple[str, str, str, str], list[Any]] = field(default_factory=dict)
     inventory: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
     #: (event time, customer id) of every activity, kept with the lines (keep_lines).
     activity: list[tuple[datetime, str]] = field(default_factory=list)
@@ -123,27 +141,26 @@ class Ledger:
         buckets = (self.days[day], self.minutes[minute])
         if event_type == "OrderPlaced":
             total = Decimal(data["total"])
+            sales = self.sales[day, data["currency"]]
+            sales.orders += 1
+            sales.order_value += total
             for b in buckets:
-                b.orders += 1
-                b.order_value += total
                 b.active.add(data["customer_id"])
-            key = (minute, data["region"], data["channel"])
+            key = (minute, data["region"], data["channel"], data["currency"])
             count, value = self.by_region_channel.get(key, [0, ZERO])
             self.by_region_channel[key] = [count + 1, value + total]
         elif event_type == "OrderCancelled":
-            for b in buckets:
-                b.cancellations += 1
+            self.sales[day, data.get("currency", NO_CURRENCY)].cancellations += 1
         elif event_type == "RefundIssued":
-            for b in buckets:
-                b.refunds += 1
-                b.refund_amount += Decimal(data["amount"])
+            sales = self.sales[day, data["currency"]]
+            sales.refunds += 1
+            sales.refund_amount += Decimal(data["amount"])
         elif event_type == "PaymentCaptured":
-            for b in buckets:
-                b.payments += 1
-                b.payment_amount += Decimal(data["amount"])
+            sales = self.sales[day, data["currency"]]
+            sales.payments += 1
+            sales.payment_amount += Decimal(data["amount"])
         elif event_type == "InvoiceIssued":
-            for b in buckets:
-                b.invoiced_amount += Decimal(data["amount"])
+            self.sales[day, data["currency"]].invoiced_amount += Decimal(data["amount"])
         elif event_type == "CustomerRegistered":
             for b in buckets:
                 b.signups += 1
@@ -168,6 +185,13 @@ class Ledger:
         last = bisect_right(times, (end, "\uffff"))
         return len({customer for _, customer in times[first:last]})
 
+    def sales_by_day(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Day -> currency -> the sales figures of that day in that currency."""
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        for (day, currency), sales in sorted(self.sales.items()):
+            found.setdefault(day, {})[currency] = sales.figures()
+        return found
+
     def expected(self) -> dict[str, Any]:
         """Every figure a report must show, as JSON-ready values (money as strings)."""
         return {
@@ -179,9 +203,17 @@ class Ledger:
             "late_events": self.late_events,
             "per_day": {d: b.figures() for d, b in sorted(self.days.items())},
             "per_minute": {m: b.figures() for m, b in sorted(self.minutes.items())},
+            "sales_by_day": self.sales_by_day(),
             "orders_per_minute_by_region_channel": [
-                {"minute": m, "region": r, "channel": c, "orders": v[0], "order_value": str(v[1])}
-                for (m, r, c), v in sorted(self.by_region_channel.items())
+                {
+                    "minute": m,
+                    "region": r,
+                    "channel": c,
+                    "currency": cur,
+                    "orders": v[0],
+                    "order_value": str(v[1]),
+                }
+                for (m, r, c, cur), v in sorted(self.by_region_channel.items())
             ],
             "inventory_on_hand": [
                 {"sku": s, "warehouse": w, "on_hand": v[1], "reorder_point": v[2]}

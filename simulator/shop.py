@@ -28,6 +28,8 @@ WAREHOUSE_OF = {
     "apac": "WH-SIN",
 }
 CURRENCY_OF = {"eu-west": "EUR", "eu-central": "EUR", "na-east": "USD", "na-west": "USD"}
+#: eu-west covers the UK too: every third customer there (by number) pays in pounds.
+GBP_EVERY = 3
 CENT = Decimal("0.01")
 
 
@@ -188,10 +190,20 @@ class Shop:
             data["order_id"] = order_id
         self._emit("InventoryAdjusted", data, at)
 
+    def _currency(self, customer_id: str, region: str) -> str:
+        """A customer's currency: their region's, GBP for eu-west's UK customers.
+
+        Decided by the customer's number, not a random draw, so adding it kept every
+        seed's other events as they were.
+        """
+        if region == "eu-west" and int(customer_id.rsplit("-", 1)[1]) % GBP_EVERY == 0:
+            return "GBP"
+        return CURRENCY_OF.get(region, "EUR" if region.startswith("eu") else "USD")
+
     def _place_order(self, at: datetime) -> None:
         customer_id, region = self._customer(at)
         warehouse = WAREHOUSE_OF[region]
-        currency = CURRENCY_OF.get(region, "EUR" if region.startswith("eu") else "USD")
+        currency = self._currency(customer_id, region)
         picks = self.rng.sample(self.products, k=self.rng.randint(1, 4))
         lines = [(p, self.rng.randint(1, 3)) for p in picks]
         order_id = self._next_id("ord")
@@ -287,7 +299,12 @@ class Shop:
         )
         self._emit(
             "OrderCancelled",
-            {"order_id": order.order_id, "customer_id": order.customer_id, "reason": reason},
+            {
+                "order_id": order.order_id,
+                "customer_id": order.customer_id,
+                "reason": reason,
+                "currency": order.currency,
+            },
             at,
         )
         for sku, quantity in order.lines:

@@ -100,35 +100,54 @@ def test_backfill_equals_the_ledger_in_one_run_a_rerun_changes_nothing_reconcili
 
     assert _run(defs, "history_backfill", first, last).success
     per_day = expected["per_day"]
+    # Money per day and currency, as gold keeps it: (day, currency) -> figures.
+    sales_by_day = {
+        (day, currency): figures
+        for day, by_currency in expected["sales_by_day"].items()
+        for currency, figures in by_currency.items()
+    }
+    assert {c for _, c in sales_by_day} == {"EUR", "USD", "GBP"}
 
     # Silver and the stream's gold, loaded through the stream's own code.
     orders = spark.read.format("delta").load(SILVER_ORDERS.location(settings))
-    counted = {str(r[0]): r[1] for r in orders.groupBy("event_date").count().collect()}
-    assert counted == {d: f["orders"] for d, f in per_day.items()}
+    counted = {
+        (str(r[0]), r[1]): r[2] for r in orders.groupBy("event_date", "currency").count().collect()
+    }
+    assert counted == {k: f["orders"] for k, f in sales_by_day.items() if f["orders"]}
     quarantined = spark.read.format("delta").load(BRONZE_QUARANTINE.location(settings)).count()
     assert quarantined == sum(expected["malformed_by_reason"].values()) > 0
-    gold = {str(r.event_date): r for r in _load(spark, settings, GOLD_SALES_BY_DAY)}
-    for day, figures in per_day.items():
-        assert gold[day].orders == figures["orders"], day
-        assert _money(gold[day].order_value) == _money(figures["order_value"]), day
-        assert gold[day].cancellations == figures["cancellations"], day
+    gold = {(str(r.event_date), r.currency): r for r in _load(spark, settings, GOLD_SALES_BY_DAY)}
+    assert set(gold) == set(sales_by_day)
+    for group, figures in sales_by_day.items():
+        assert gold[group].orders == figures["orders"], group
+        assert _money(gold[group].order_value) == _money(figures["order_value"]), group
+        assert gold[group].cancellations == figures["cancellations"], group
 
     # The daily aggregates.
-    sales: dict[str, Decimal] = {}
+    sales: dict[tuple[str, str], Decimal] = {}
     for r in _load(spark, settings, GOLD_DAILY_SALES):
-        sales[str(r.event_date)] = sales.get(str(r.event_date), Decimal(0)) + _money(r.revenue)
-    assert sales == {d: _money(f["order_value"]) for d, f in per_day.items()}
+        day_currency = (str(r.event_date), r.currency)
+        sales[day_currency] = sales.get(day_currency, Decimal(0)) + _money(r.revenue)
+    assert sales == {k: _money(f["order_value"]) for k, f in sales_by_day.items() if f["orders"]}
     customers = {str(r.event_date): r for r in _load(spark, settings, GOLD_DAILY_CUSTOMERS)}
     for day, figures in per_day.items():
         assert customers[day].signups == figures["signups"], day
         assert customers[day].active_customers == figures["active_customers"], day
-    billing = {str(r.event_date): r for r in _load(spark, settings, GOLD_DAILY_BILLING)}
-    for day, figures in per_day.items():
-        assert _money(billing[day].invoiced_amount) == _money(figures["invoiced_amount"]), day
-        assert billing[day].payments == figures["payments"], day
-        assert _money(billing[day].paid_amount) == _money(figures["payment_amount"]), day
-        assert billing[day].refunds == figures["refunds"], day
-        assert _money(billing[day].refunded_amount) == _money(figures["refund_amount"]), day
+    billing = {
+        (str(r.event_date), r.currency): r for r in _load(spark, settings, GOLD_DAILY_BILLING)
+    }
+    billed = {
+        k: f
+        for k, f in sales_by_day.items()
+        if f["invoiced_amount"] != "0.00" or f["payments"] or f["refunds"]
+    }
+    assert set(billing) == set(billed)
+    for group, figures in billed.items():
+        assert _money(billing[group].invoiced_amount) == _money(figures["invoiced_amount"]), group
+        assert billing[group].payments == figures["payments"], group
+        assert _money(billing[group].paid_amount) == _money(figures["payment_amount"]), group
+        assert billing[group].refunds == figures["refunds"], group
+        assert _money(billing[group].refunded_amount) == _money(figures["refund_amount"]), group
     closing: dict[tuple[str, str], tuple[date, int]] = {}
     for r in _load(spark, settings, GOLD_DAILY_INVENTORY):
         key = (r.sku, r.warehouse)
@@ -154,9 +173,15 @@ def test_backfill_equals_the_ledger_in_one_run_a_rerun_changes_nothing_reconcili
     spark.sql(f"UPDATE delta.`{location}` SET orders = orders + 7 WHERE event_date = '{first}'")
     assert _run(defs, "daily_aggregates", first, first).success
     wrong = [r for r in _load(spark, settings, OPS_RECONCILIATION) if not r.matches]
-    assert [(r.figure, r.difference, r.corrected) for r in wrong] == [("orders", 7.0, True)]
+    # Every currency of that day was changed, so each is reported on its own.
+    currencies = sorted(c for d, c in sales_by_day if d == first.isoformat())
+    assert sorted((r.currency, r.figure, r.difference, r.corrected) for r in wrong) == [
+        (c, "orders", 7.0, True) for c in currencies
+    ]
     fixed = [r for r in _load(spark, settings, GOLD_SALES_BY_DAY) if r.event_date == first]
-    assert fixed[0].orders == per_day[first.isoformat()]["orders"]
+    assert {r.currency: r.orders for r in fixed} == {
+        c: sales_by_day[first.isoformat(), c]["orders"] for c in currencies
+    }
 
 
 def test_late_data_sensor_requests_the_days_late_events_touched(

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from contracts.catalog import default_catalog
+from contracts.currency import NO_CURRENCY
 from simulator.history import action_times
 from simulator.ledger import Ledger
 from simulator.shop import Shop, ShopConfig, ShopEvent
@@ -81,12 +82,12 @@ def event(event_type: str, data: dict[str, object], minute: int, eid: str) -> Sh
     return ShopEvent(CATALOG.latest(event_type), data, eid, at)
 
 
-def order(oid: str, customer: str, total: str) -> dict[str, object]:
+def order(oid: str, customer: str, total: str, currency: str = "EUR") -> dict[str, object]:
     return {
         "order_id": oid,
         "customer_id": customer,
         "lines": [],
-        "currency": "EUR",
+        "currency": currency,
         "channel": "web",
         "region": "eu-west",
         "warehouse": "WH-AMS",
@@ -130,23 +131,62 @@ def test_ledger_figures_on_a_hand_made_day() -> None:
         1,
         "e4",
     )
-    for e in (second, refund, signup):
+    dollars = event("OrderPlaced", order("o3", "c1", "99.00", "USD"), 2, "e5")
+    cancelled = event(
+        "OrderCancelled",
+        {"order_id": "o3", "customer_id": "c1", "reason": "customer_request", "currency": "USD"},
+        3,
+        "e6",
+    )
+    # A v1 cancellation states no currency: it counts under NO_CURRENCY, never a guess.
+    unstated = ShopEvent(
+        CATALOG.get("OrderCancelled", 1),
+        {"order_id": "o9", "customer_id": "c9", "reason": "customer_request"},
+        "e7",
+        datetime(2026, 6, 1, 9, 4, tzinfo=UTC),
+    )
+    for e in (second, refund, signup, dollars, cancelled, unstated):
         records.append(WireRecord(e.contract.domain, b"k", encode(e, {}), "event", e))
     for r in records:
         ledger.record(r)
     expected = ledger.expected()
+    sales = expected["sales_by_day"]["2026-06-01"]
+    assert set(sales) == {"EUR", "USD", NO_CURRENCY}
+    eur, usd = sales["EUR"], sales["USD"]
+    assert eur["orders"] == 2
+    assert Decimal(eur["order_value"]) == Decimal("14.75")
+    assert Decimal(eur["net_revenue"]) == Decimal("4.25")
+    assert eur["refunds"] == 1
+    assert eur["average_order_value"] == "7.38"
+    assert eur["cancellations"] == 0
+    assert (usd["orders"], usd["order_value"], usd["cancellations"]) == (1, "99.00", 1)
+    unknown = sales[NO_CURRENCY]
+    assert (unknown["orders"], unknown["order_value"], unknown["cancellations"]) == (0, "0.00", 1)
     day = expected["per_day"]["2026-06-01"]
-    assert day["orders"] == 2
-    assert Decimal(day["order_value"]) == Decimal("14.75")
-    assert Decimal(day["net_revenue"]) == Decimal("4.25")
-    assert day["refunds"] == 1
-    assert day["signups"] == 1
-    assert day["active_customers"] == 3
-    assert day["average_order_value"] == "7.38"
-    assert expected["per_minute"]["2026-06-01T09:00"]["orders"] == 1
+    assert day == {"signups": 1, "active_customers": 3}
+    by_minute = {
+        (m["minute"], m["currency"]): m["orders"]
+        for m in expected["orders_per_minute_by_region_channel"]
+    }
+    assert by_minute == {("2026-06-01T09:00", "EUR"): 1, ("2026-06-01T09:01", "EUR"): 1,
+                         ("2026-06-01T09:02", "USD"): 1}  # fmt: skip
     assert expected["duplicates_by_type"] == {"OrderPlaced": 1}
     assert expected["malformed_by_reason"] == {"not_json": 1}
-    assert expected["records_sent"] == {"event": 4, "duplicate": 1, "malformed": 1}
+    assert expected["records_sent"] == {"event": 7, "duplicate": 1, "malformed": 1}
+
+
+def test_the_shop_sells_in_three_currencies_and_cancels_in_the_orders() -> None:
+    currency_of: dict[str, str] = {}
+    cancelled: list[tuple[str, str]] = []
+    for e in shop_events(actions=3000):
+        if e.contract.event_type == "OrderPlaced":
+            currency_of[str(e.data["order_id"])] = str(e.data["currency"])
+        elif e.contract.event_type == "OrderCancelled":
+            assert e.contract.version >= 2
+            cancelled.append((str(e.data["order_id"]), str(e.data["currency"])))
+    assert set(currency_of.values()) == {"EUR", "USD", "GBP"}
+    assert cancelled
+    assert all(currency_of[oid] == currency for oid, currency in cancelled)
 
 
 def test_ledger_counts_each_event_once_whatever_the_chaos() -> None:
@@ -165,6 +205,7 @@ def test_ledger_counts_each_event_once_whatever_the_chaos() -> None:
         "events_by_type",
         "per_day",
         "per_minute",
+        "sales_by_day",
         "inventory_on_hand",
         "orders_per_minute_by_region_channel",
     ):

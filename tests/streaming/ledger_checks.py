@@ -1,4 +1,8 @@
-"""Compare every table the stream writes with the simulator's ledger: the ground truth."""
+"""Compare every table the stream writes with the simulator's ledger: the ground truth.
+
+Money is compared per currency, row for row: gold's key has the currency, and so has the
+ledger's, so a figure in one currency can never make up for another.
+"""
 
 from __future__ import annotations
 
@@ -66,14 +70,14 @@ def assert_tables_match(spark: Any, settings: Settings, ledger: Ledger) -> None:
     assert all(r.reason for r in quarantined)
 
     got_minutes = {
-        (r.minute.strftime("%Y-%m-%dT%H:%M"), r.region, r.channel): (
+        (r.minute.strftime("%Y-%m-%dT%H:%M"), r.region, r.channel, r.currency): (
             r.orders,
             _money(r.order_value),
         )
         for r in rows(spark, settings, GOLD_ORDERS_PER_MINUTE)
     }
     want_minutes = {
-        (m["minute"], m["region"], m["channel"]): (m["orders"], m["order_value"])
+        (m["minute"], m["region"], m["channel"], m["currency"]): (m["orders"], m["order_value"])
         for m in expected["orders_per_minute_by_region_channel"]
     }
     assert got_minutes == want_minutes
@@ -83,18 +87,19 @@ def assert_tables_match(spark: Any, settings: Settings, ledger: Ledger) -> None:
         "refund_amount", "net_revenue", "payments", "payment_amount", "invoiced_amount",
     )  # fmt: skip
     got_days = {
-        r.event_date.isoformat(): {
+        (r.event_date.isoformat(), r.currency): {
             f: (_money(getattr(r, f)) if isinstance(getattr(r, f), Decimal) else getattr(r, f))
             for f in figures
         }
         for r in rows(spark, settings, GOLD_SALES_BY_DAY)
     }
     want_days = {
-        day: {f: v[f] for f in figures}
-        for day, v in expected["per_day"].items()
-        if any(v[f] not in (0, "0.00", None) for f in figures)
+        (day, currency): {f: v[f] for f in figures}
+        for day, by_currency in expected["sales_by_day"].items()
+        for currency, v in by_currency.items()
     }
     assert got_days == want_days
+    assert len({c for _, c in want_days}) > 1, "the ledger should hold several currencies"
 
     want_hours: Counter[str] = Counter()
     for minute, v in expected["per_minute"].items():
