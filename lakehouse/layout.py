@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from lakehouse.settings import Settings
 
-#: Schemas (namespaces) of the catalog, in the order data flows through them.
-LAYERS = ("bronze", "silver", "gold", "ops")
+#: Schemas (namespaces) of the catalog, in the order data flows through them; `ref` holds
+#: reference data loaded from files (exchange rates), beside the flow.
+LAYERS = ("bronze", "silver", "gold", "ops", "ref")
 
 
 def table_location(settings: Settings, layer: str, name: str) -> str:

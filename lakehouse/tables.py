@@ -165,6 +165,8 @@ BRONZE_QUARANTINE = TableDef(
 #: Money sums: a decimal(17,2) summed by Spark widens to decimal(27,2); gold keeps that width.
 MONEY = DecimalType(17, 2)
 MONEY_SUM = DecimalType(27, 2)
+#: An exchange rate: units of the quote currency for one unit of the base currency.
+FX_RATE = DecimalType(18, 8)
 
 #: The ISO 4217 code of the money in a gold row. Every gold table that holds money has it in
 #: its key: no figure adds currencies (docs/decisions/0010-money-per-currency.md).
@@ -741,6 +743,29 @@ OPS_QUARANTINE_REPLAYS = TableDef(
     keys=("replay_id", "topic", "partition", "offset"),
 )
 
+# --- ref: reference data, loaded from files in the repository -------------------------------
+
+REF_FX_RATES = TableDef(
+    layer="ref",
+    name="fx_rates",
+    description=(
+        "Exchange rates as reference data: on `rate_date`, one `base_currency` is `rate` "
+        "`quote_currency`, as published by `source`. Loaded from reference/fx_rates.csv; a "
+        "report that wants one figure across currencies converts through these, by day."
+    ),
+    schema=StructType(
+        [
+            StructField("rate_date", DateType(), False),
+            StructField("base_currency", StringType(), False),
+            StructField("quote_currency", StringType(), False),
+            StructField("rate", FX_RATE, False),
+            StructField("source", StringType(), False),
+            StructField("loaded_at", TimestampType(), False),
+        ]
+    ),
+    keys=("rate_date", "base_currency", "quote_currency"),
+)
+
 SILVER_TABLES: tuple[TableDef, ...] = (
     SILVER_ORDERS,
     SILVER_ORDER_LINES,
@@ -776,6 +801,7 @@ OPS_TABLES: tuple[TableDef, ...] = (
     OPS_QUALITY_RESULTS,
     OPS_QUARANTINE_REPLAYS,
 )
+REF_TABLES: tuple[TableDef, ...] = (REF_FX_RATES,)
 
 #: Every table Rapport manages, in dependency order.
 TABLES: tuple[TableDef, ...] = (
@@ -785,6 +811,7 @@ TABLES: tuple[TableDef, ...] = (
     *GOLD_TABLES,
     *DAILY_TABLES,
     *OPS_TABLES,
+    *REF_TABLES,
 )
 
 
@@ -844,6 +871,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     OPS_LATE_EVENTS.qualified_name: (BRONZE_EVENTS.qualified_name,),
     OPS_QUALITY_RESULTS.qualified_name: (),
     OPS_QUARANTINE_REPLAYS.qualified_name: (BRONZE_QUARANTINE.qualified_name,),
+    REF_FX_RATES.qualified_name: (),
     OPS_RECONCILIATION.qualified_name: (
         GOLD_SALES_BY_DAY.qualified_name,
         GOLD_ORDERS_PER_MINUTE.qualified_name,

@@ -3,8 +3,9 @@
 One graph from Kafka to the daily aggregates: the stream's tables (observed), the historical
 load and the daily-partitioned aggregates (materialized here), with their schedules, the
 late-data sensor and table maintenance; the quality suites as blocking asset checks, the
-freshness SLAs as freshness policies, and the alert sensor. Runs execute in one process,
-so a run starts one SparkSession, not one per step.
+freshness SLAs as freshness policies, and the alert sensor; the reference exchange rates
+(ref.fx_rates), loaded on demand. Runs execute in one process, so a run starts one
+SparkSession, not one per step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dagster as dg
 from orchestration import automation, quality
 from orchestration.batch import batch_assets, landing_spec
 from orchestration.partitions import daily_partitions
+from orchestration.reference import reference_assets
 from orchestration.resources import RapportResource
 from orchestration.streaming import kafka_spec, stream_observer
 from quality.slas import load_slas
@@ -36,6 +38,7 @@ def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
             landing_spec(),
             *batch_assets(partitions, slas),
             *quality.ops_specs(),
+            *reference_assets(),
         ],
         asset_checks=quality.quality_checks(),
         jobs=[daily, history, observe, stream_quality, automation.table_maintenance],
