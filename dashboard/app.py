@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from contracts.currency import NO_CURRENCY
 from dashboard import panels
 from lakehouse.settings import Settings, get_settings
 from serving.sql import EmbeddedSql
@@ -45,20 +46,28 @@ def _missing(reason: str | None) -> bool:
     return False
 
 
-def _money(value: float | None) -> str:
+def _money(value: Any) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
 def _sales(sql: EmbeddedSql, now: datetime) -> None:
     st.subheader("Today's sales")
+    st.caption("One row per currency: money is never added across currencies.")
     sales, why = panels.safely(panels.today_sales, sql, now.date())
     if not _missing(why):
-        cols = st.columns(5)
-        cols[0].metric("Orders today", f"{sales.orders:,}")
-        cols[1].metric("Revenue today", _money(sales.order_value))
-        cols[2].metric("Average order", _money(sales.average_order_value))
-        cols[3].metric("Cancellations", f"{sales.cancellations:,}")
-        cols[4].metric("Net revenue", _money(sales.net_revenue))
+        if not sales:
+            st.info("No sales today yet.")
+        for day in sales:
+            c = day.currency
+            if c == NO_CURRENCY:  # cancellations whose event stated no currency (v1)
+                st.metric(f"Cancellations, currency not stated ({c})", f"{day.cancellations:,}")
+                continue
+            cols = st.columns(5)
+            cols[0].metric(f"Orders today ({c})", f"{day.orders:,}")
+            cols[1].metric(f"Revenue today ({c})", _money(day.order_value))
+            cols[2].metric(f"Average order ({c})", _money(day.average_order_value))
+            cols[3].metric(f"Cancellations ({c})", f"{day.cancellations:,}")
+            cols[4].metric(f"Net revenue ({c})", _money(day.net_revenue))
     _fresh("gold.sales_by_day")
 
 
@@ -76,11 +85,12 @@ def _orders(sql: EmbeddedSql, now: datetime) -> None:
             )
             left.markdown("**Orders per minute, by region**")
             left.bar_chart(by_region)
-            by_channel = frame.pivot_table(
-                index="minute", columns="channel", values="order_value", aggfunc="sum"
+            # Side by side, never stacked: a stack of currencies would draw a sum of them.
+            by_currency = frame.pivot_table(
+                index="minute", columns="currency", values="order_value", aggfunc="sum"
             )
-            right.markdown("**Order value per minute, by channel**")
-            right.bar_chart(by_channel)
+            right.markdown("**Order value per minute, by currency** (each in its own)")
+            right.bar_chart(by_currency, stack=False)
     _fresh("gold.orders_per_minute")
 
 

@@ -2,13 +2,15 @@
 
 Kept apart from the Streamlit page so the figures can be tested without a browser, and so
 the page stays a layout. Every query reads gold or ops through `serving.sql`, never Spark and
-never an operational service.
+never an operational service. Money comes per currency, as gold keeps it: no query here
+adds two currencies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from serving.sql import EmbeddedSql, SqlError
@@ -16,40 +18,46 @@ from serving.sql import EmbeddedSql, SqlError
 
 @dataclass(frozen=True)
 class TodaySales:
+    """Today's sales in one currency (money in that currency)."""
+
     day: date
+    currency: str
     orders: int
-    order_value: float
-    average_order_value: float | None
+    order_value: Decimal
+    average_order_value: Decimal | None
     cancellations: int
-    net_revenue: float
+    net_revenue: Decimal
     complete_up_to: datetime | None
 
 
-def today_sales(sql: EmbeddedSql, today: date) -> TodaySales:
-    """Today's row of gold.sales_by_day (zeros before the first order of the day)."""
+def today_sales(sql: EmbeddedSql, today: date) -> list[TodaySales]:
+    """Today's rows of gold.sales_by_day, one per currency, by currency (none before the
+    first sale of the day)."""
     rows = sql.rows(
-        "SELECT orders, order_value, average_order_value, cancellations, net_revenue, "
-        f"complete_up_to FROM gold.sales_by_day WHERE event_date = DATE '{today.isoformat()}'"
+        "SELECT currency, orders, order_value, average_order_value, cancellations, "
+        "net_revenue, complete_up_to FROM gold.sales_by_day "
+        f"WHERE event_date = DATE '{today.isoformat()}' ORDER BY currency"
     )
-    if not rows:
-        return TodaySales(today, 0, 0.0, None, 0, 0.0, None)
-    r = rows[0]
-    aov = r["average_order_value"]
-    return TodaySales(
-        today,
-        int(r["orders"]),
-        float(r["order_value"]),
-        float(aov) if aov is not None else None,
-        int(r["cancellations"]),
-        float(r["net_revenue"]),
-        r["complete_up_to"],
-    )
+    return [
+        TodaySales(
+            today,
+            r["currency"],
+            int(r["orders"]),
+            Decimal(r["order_value"]),
+            Decimal(r["average_order_value"]) if r["average_order_value"] is not None else None,
+            int(r["cancellations"]),
+            Decimal(r["net_revenue"]),
+            r["complete_up_to"],
+        )
+        for r in rows
+    ]
 
 
 def orders_over_time(sql: EmbeddedSql, since: datetime) -> Any:
-    """Orders and value per minute, region and channel since `since` (a pandas frame)."""
+    """Orders and value per minute, region, channel and currency since `since` (pandas)."""
     return sql.query(
-        "SELECT minute, region, channel, orders, CAST(order_value AS DOUBLE) AS order_value "
+        "SELECT minute, region, channel, currency, orders, "
+        "CAST(order_value AS DOUBLE) AS order_value "
         f"FROM gold.orders_per_minute WHERE minute >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S}' "
         "ORDER BY minute"
     ).to_pandas()

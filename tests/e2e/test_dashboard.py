@@ -2,8 +2,9 @@
 
 A simulated day of the shop goes through the stream's own Refiner (the history load) into
 silver and gold; the dashboard runs as `rapport up` starts it (Streamlit, its own port); the
-browser finds today's KPIs with gold's values, the charts, the low-stock list, and the
-freshness lines; a change to gold appears on the page without a reload. The screenshot is
+browser finds today's KPIs with gold's values, each currency on its own, the charts, the
+low-stock list, and the freshness lines; a change to gold appears on the page without a
+reload. The screenshot is
 kept in var/test-artifacts/dashboard.png.
 """
 
@@ -69,7 +70,7 @@ def dashboard(shop_day: Settings) -> Iterator[DashboardService]:
 
 
 def _money(value: Any) -> str:
-    return f"{float(value):,.2f}"
+    return f"{value:,.2f}"  # gold's Decimal, as the page formats it
 
 
 def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark: Any) -> None:
@@ -77,12 +78,14 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
 
     settings = dashboard.settings
     today = datetime.now(UTC).date().isoformat()
-    (sales,) = query(
+    sales = query(
         settings,
-        "SELECT orders, order_value, cancellations FROM gold.sales_by_day "
-        f"WHERE event_date = DATE '{today}'",
+        "SELECT currency, orders, order_value, average_order_value, cancellations, net_revenue "
+        f"FROM gold.sales_by_day WHERE event_date = DATE '{today}' ORDER BY currency",
     ).to_pylist()
-    assert sales["orders"] > 0
+    # The shop sells in EUR, USD and GBP: the page must show each, never a sum of them.
+    assert {s["currency"] for s in sales} == {"EUR", "USD", "GBP"}
+    assert all(s["orders"] > 0 for s in sales)
     (stock,) = query(
         settings, "SELECT sum(on_hand) AS units FROM gold.inventory_current"
     ).to_pylist()
@@ -99,9 +102,18 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
                 box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
                 return box.locator('[data-testid="stMetricValue"]')
 
-            expect(metric("Orders today")).to_have_text(f"{sales['orders']:,}")
-            expect(metric("Revenue today")).to_have_text(_money(sales["order_value"]))
-            expect(metric("Cancellations")).to_have_text(f"{sales['cancellations']:,}")
+            for s in sales:
+                c = s["currency"]
+                expect(metric(f"Orders today ({c})")).to_have_text(f"{s['orders']:,}")
+                expect(metric(f"Revenue today ({c})")).to_have_text(_money(s["order_value"]))
+                expect(metric(f"Average order ({c})")).to_have_text(
+                    _money(s["average_order_value"])
+                )
+                expect(metric(f"Cancellations ({c})")).to_have_text(f"{s['cancellations']:,}")
+                expect(metric(f"Net revenue ({c})")).to_have_text(_money(s["net_revenue"]))
+            expect(
+                page.locator('[data-testid="stMetric"]').filter(has_text="Revenue today")
+            ).to_have_count(len(sales))
             expect(metric("Units on hand")).to_have_text(f"{int(stock['units']):,}")
             # Charts (Vega-Lite) and each panel's freshness line.
             charts = page.locator('[data-testid="stVegaLiteChart"]')
@@ -117,6 +129,9 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
                 f"UPDATE delta.`{location}` SET orders = orders + 1000 "
                 f"WHERE event_date = DATE'{today}'"
             )
-            expect(metric("Orders today")).to_have_text(f"{sales['orders'] + 1000:,}")
+            for s in sales:
+                expect(metric(f"Orders today ({s['currency']})")).to_have_text(
+                    f"{s['orders'] + 1000:,}"
+                )
         finally:
             browser.close()

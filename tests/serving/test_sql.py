@@ -16,10 +16,11 @@ from lakehouse.tables import GOLD_SALES_BY_DAY, SILVER_ORDERS, TABLES, TableDef,
 from serving.sql import EmbeddedSql, SqlError, query
 
 
-def _sales(day: date, orders: int, value: str) -> dict[str, Any]:
+def _sales(day: date, orders: int, value: str, currency: str = "EUR") -> dict[str, Any]:
     money = Decimal(value)
     return {
         "event_date": day,
+        "currency": currency,
         "orders": orders,
         "order_value": money,
         "average_order_value": (money / orders).quantize(Decimal("0.01")) if orders else None,
@@ -79,20 +80,26 @@ def _embedded(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
 def lake(isolated: Callable[..., Settings], spark: Any) -> Settings:
     settings = isolated()
     _append(spark, settings, GOLD_SALES_BY_DAY, [_sales(date(2026, 11, 25), 40, "1234.50")])
-    _append(spark, settings, GOLD_SALES_BY_DAY, [_sales(date(2026, 11, 26), 7, "99.99")])
+    _append(
+        spark,
+        settings,
+        GOLD_SALES_BY_DAY,
+        [_sales(date(2026, 11, 26), 7, "99.99"), _sales(date(2026, 11, 26), 3, "45.00", "USD")],
+    )
     orders = [_order(i, date(2026, 11, 25 + i % 2), ["apac", "eu-west"][i % 2]) for i in range(20)]
     _append(spark, settings, SILVER_ORDERS, orders)
     return settings
 
 
 QUERIES = [
-    "SELECT event_date, orders, order_value, average_order_value FROM gold.sales_by_day "
-    "ORDER BY event_date",
+    "SELECT event_date, currency, orders, order_value, average_order_value "
+    "FROM gold.sales_by_day ORDER BY event_date, currency",
     "SELECT region, channel, count(*) AS n, sum(total) AS value FROM silver.orders "
     "WHERE event_date = DATE '2026-11-25' GROUP BY region, channel ORDER BY region, channel",
-    "SELECT s.event_date, s.orders, count(o.event_id) AS silver_orders FROM gold.sales_by_day s "
-    "LEFT JOIN silver.orders o ON o.event_date = s.event_date GROUP BY s.event_date, s.orders "
-    "ORDER BY s.event_date",
+    "SELECT s.event_date, s.currency, s.orders, count(o.event_id) AS silver_orders "
+    "FROM gold.sales_by_day s LEFT JOIN silver.orders o ON o.event_date = s.event_date "
+    "AND o.currency = s.currency GROUP BY s.event_date, s.currency, s.orders "
+    "ORDER BY s.event_date, s.currency",
     "SELECT event_date, orders FROM gold.sales_by_day VERSION AS OF 1 ORDER BY event_date",
 ]
 
@@ -112,9 +119,26 @@ def test_time_travel_sees_the_table_as_it_was(lake: Settings) -> None:
         v: _embedded(lake, f"SELECT count(*) FROM gold.sales_by_day VERSION AS OF {v}")[0][0]
         for v in (0, 1, 2)
     }
-    assert counts == {0: 0, 1: 1, 2: 2}
+    assert counts == {0: 0, 1: 1, 2: 3}
     with pytest.raises(SqlError, match="DESCRIBE HISTORY"):
         query(lake, "SELECT * FROM gold.sales_by_day VERSION AS OF 99")
+
+
+@pytest.mark.spark
+def test_the_dashboard_reads_todays_sales_per_currency(lake: Settings) -> None:
+    from dashboard.panels import today_sales
+
+    engine = EmbeddedSql(lake)
+    try:
+        sales = today_sales(engine, date(2026, 11, 26))
+        none_yet = today_sales(engine, date(2026, 11, 27))
+    finally:
+        engine.close()
+    assert [(s.currency, s.orders, s.order_value) for s in sales] == [
+        ("EUR", 7, Decimal("99.99")),
+        ("USD", 3, Decimal("45.00")),
+    ]
+    assert none_yet == []
 
 
 @pytest.mark.spark
