@@ -227,6 +227,9 @@ class StreamSettings(BaseModel):
     #: rebuild (silver deduplicates against its tables and never double counts). State grows
     #: with rate x horizon: 5,000 events/s for 600 s is 3 million ids in RocksDB.
     dedup_horizon_s: float = Field(default=600.0, ge=1)
+    #: Tasks that classify the hot query's records (Python workers); about the cores the
+    #: stream may use. On a cluster, the executors' cores.
+    classify_tasks: int = Field(default=2, ge=1)
     max_offsets_per_trigger: int = Field(default=100_000, ge=1)
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     # True: a gap in the Kafka offsets (retention outran the stream) stops the query instead

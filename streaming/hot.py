@@ -86,7 +86,10 @@ def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFra
     from pyspark.sql import functions as F
 
     horizon = f"{int(settings.stream.dedup_horizon_s)} seconds"
-    verdicts = classify_bronze(to_bronze(kafka_records), settings)
+    # One Python task per Kafka partition (12 here) costs more in start-up than a small
+    # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
+    records = kafka_records.coalesce(settings.stream.classify_tasks)
+    verdicts = classify_bronze(to_bronze(records), settings)
     valid = (
         verdicts.where(F.col("valid"))
         .withWatermark("ingest_time", horizon)
