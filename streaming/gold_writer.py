@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ class GoldWriter:
         self.settings = settings
         self.rules = merge_rules()
 
-    def apply(self, increments: dict[str, DataFrame], txn: Txn) -> dict[str, int]:
+    def apply(self, increments: Mapping[str, DataFrame | pa.Table], txn: Txn) -> dict[str, int]:
         """Merge each table's increment once per `txn`; rows merged per table.
 
         The tables are independent, so each is computed (a small Spark job over the cached
@@ -55,9 +56,11 @@ class GoldWriter:
             written[GOLD_LOW_STOCK.qualified_name] = self._low_stock(txn)
         return written
 
-    def _merge(self, name: str, frame: DataFrame, txn: Txn) -> int:
+    def _merge(self, name: str, frame: DataFrame | pa.Table, txn: Txn) -> int:
+        import pyarrow as pa
+
         began = time.monotonic()
-        rows = frame.toArrow()
+        rows = frame if isinstance(frame, pa.Table) else frame.toArrow()
         computed = time.monotonic()
         if not rows.num_rows:
             return 0

@@ -49,7 +49,7 @@ from lakehouse.tables import (
 from streaming import metrics, silver
 from streaming.bronze import LANDING_TOPIC_PREFIX, to_bronze
 from streaming.gold_writer import GoldWriter
-from streaming.increments import SilverRows, gold_increments
+from streaming.increments import EVENT_FIELDS, SilverRows, gold_increments, local_increments
 from streaming.validation import classify_bronze
 
 if TYPE_CHECKING:
@@ -171,9 +171,12 @@ class GoldStream:
         self.offsets.close()
 
     def process(self, batch: DataFrame, batch_id: int) -> None:
-        """The foreachBatch function: increments of this batch's new events into gold."""
-        from pyspark.sql import functions as F
+        """The foreachBatch function: increments of this batch's new events into gold.
 
+        One Spark job runs the micro-batch (read, classify, deduplicate) and hands its new
+        events to the driver as Arrow; the increments are added up there
+        (`streaming.increments.local_increments`) and merged with delta-rs.
+        """
         started = time.monotonic()
         deadline = started + 60
         while self.app_id is None and time.monotonic() < deadline:
@@ -181,30 +184,22 @@ class GoldStream:
         if self.app_id is None:
             raise RuntimeError("gold batch started before the query id was bound")
         spark = batch.sparkSession
-        batch = batch.persist()
-        try:
-            seen = (
-                batch.groupBy("topic", "partition", "event_type")
-                .agg(
-                    F.count("*").alias("n"),
-                    F.max("event_time").alias("newest"),
-                    F.max("kafka_timestamp").alias("arrived"),
-                )
-                .collect()
+        events = batch.select("topic", "partition", "kafka_timestamp", *EVENT_FIELDS).toArrow()
+        log.debug("gold batch %s: %s events read, classified, deduplicated in %.0f ms",
+                  batch_id, events.num_rows, (time.monotonic() - started) * 1000)  # fmt: skip
+        if events.num_rows:
+            per_partition = events.group_by(["topic", "partition"]).aggregate(
+                [("kafka_timestamp", "max"), ("event_time", "max")]
             )
-            log.debug("gold batch %s: read, classified, deduplicated in %.0f ms",
-                      batch_id, (time.monotonic() - started) * 1000)  # fmt: skip
-            for r in seen:
-                self.observe(r["topic"], r["partition"], _utc(r["newest"]), _utc(r["arrived"]))
-            stamp = self.complete_up_to(spark, batch_id)
-            present = {r["event_type"] for r in seen}
-            written: dict[str, int] = {}
-            if present:
-                increments = gold_increments(silver_rows(batch, present), stamp)
-                written = self.writer.apply(increments, Txn(self.app_id, batch_id))
-        finally:
-            batch.unpersist()
-        self._write_metrics(batch_id, started, sum(r["n"] for r in seen), written, stamp)
+            for r in per_partition.to_pylist():
+                self.observe(r["topic"], r["partition"], _utc(r["event_time_max"]),
+                             _utc(r["kafka_timestamp_max"]))  # fmt: skip
+        stamp = self.complete_up_to(spark, batch_id)
+        written: dict[str, int] = {}
+        if events.num_rows:
+            increments = local_increments(events.select(list(EVENT_FIELDS)), stamp)
+            written = self.writer.apply(increments, Txn(self.app_id, batch_id))
+        self._write_metrics(batch_id, started, events.num_rows, written, stamp)
 
     def observe(
         self, topic: str, partition: int, newest: datetime | None, arrived: datetime | None

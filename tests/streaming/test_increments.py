@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -118,3 +119,64 @@ def test_stock_takes_only_a_newer_movement_and_low_stock_follows(tmp_path: Path)
     }
     low = low_stock_rows(current).to_pylist()
     assert {r["sku"]: r["shortfall"] for r in low} == {"SKU-00001": 5, "SKU-00002": 6}
+
+
+@pytest.mark.spark
+def test_the_driver_adds_up_exactly_what_the_spark_aggregates_do(spark: Any) -> None:
+    """The hot query's Python increments equal `streaming.gold` over the same events."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    from contracts.catalog import default_catalog
+    from contracts.classify import CatalogResolver, classify
+    from simulator.wire import ChaosConfig
+    from streaming.hot import silver_rows
+    from streaming.increments import EVENT_FIELDS, gold_increments, local_increments
+    from tests.streaming.test_refine import START, shop_records
+
+    chaos = ChaosConfig(duplicates=0.05, out_of_order=0.1, late=0.05, malformed=0.02)
+    resolver = CatalogResolver(default_catalog())
+    events: dict[str, dict[str, Any]] = {}
+    for record in shop_records(seed=91, actions=1500, start=START, chaos=chaos):
+        verdict = classify(record.value, resolver)
+        if verdict.valid and verdict.event_id not in events:
+            assert verdict.event_time is not None
+            assert verdict.event_type is not None
+            at = verdict.event_time.astimezone(UTC)
+            events[verdict.event_id] = {
+                "event_id": verdict.event_id,
+                "event_type": verdict.event_type.rsplit(".", 1)[-1],
+                "event_time": at,
+                "ingest_time": NOW,
+                "contract_version": verdict.version,
+                "data_json": json.dumps(verdict.data),
+                "event_date": at.date(),
+            }
+    rows = list(events.values())
+    frame = spark.createDataFrame(
+        rows,
+        "event_id string, event_type string, event_time timestamp, ingest_time timestamp, "
+        "contract_version int, data_json string, event_date date",
+    )
+    present = {r["event_type"] for r in rows}
+    in_spark = gold_increments(silver_rows(frame, present), NOW)
+    arrow = pa.Table.from_pylist(rows).select(list(EVENT_FIELDS))
+    on_driver = local_increments(arrow, NOW)
+    assert set(in_spark) == set(on_driver)
+    for name, expected in in_spark.items():
+        want = expected.drop("updated_at").withColumn("complete_up_to", F.lit(NOW))
+        got = on_driver[name].drop(["updated_at"]).to_pylist()
+        assert sorted(map(_canonical, got)) == sorted(
+            _canonical(r.asDict()) for r in want.collect()
+        ), name
+
+
+def _canonical(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A row with every value as text, UTC times without zone: Spark's and Arrow's alike."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, datetime):
+            return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S")
+        return str(value)
+
+    return tuple(sorted((k, text(v)) for k, v in row.items()))
