@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from lakehouse.ownership import writer_engine
 from lakehouse.settings import Settings
 from lakehouse.tables import (
     GOLD_COHORT_RETENTION,
@@ -222,6 +223,13 @@ def replace_days(
     replaceWhere makes the write idempotent: a rerun replaces the same days with the same
     figures. Rows outside `days` are refused by Delta, so a bug cannot touch other days.
     """
+    if writer_engine(table.qualified_name) == "delta-rs":
+        # A stream gold table (reconciliation's correction): written by its one engine.
+        from lakehouse import delta_rs
+
+        arrow = rows.toArrow()
+        delta_rs.replace(settings, table, arrow, None, days_predicate(days, column))
+        return int(arrow.num_rows)
     rows = rows.localCheckpoint(eager=True)
     written = rows.count()
     (

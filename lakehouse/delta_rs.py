@@ -68,7 +68,7 @@ def _properties(txn: Txn) -> Any:
     return CommitProperties(app_transactions=[Transaction(txn.app_id, txn.version)])
 
 
-def _with_retries(settings: Settings, table: TableDef, txn: Txn, write: Callable[[], T]) -> T:
+def _with_retries(settings: Settings, table: TableDef, write: Callable[[], T]) -> T:
     """Run `write`; if another writer won the race to the next version, reload and try again."""
     from deltalake.exceptions import CommitFailedError
 
@@ -95,7 +95,7 @@ def append(settings: Settings, table: TableDef, rows: pa.Table, txn: Txn) -> boo
                         commit_properties=_properties(txn))  # fmt: skip
         return True
 
-    return _with_retries(settings, table, txn, write)
+    return _with_retries(settings, table, write)
 
 
 def merge(
@@ -132,24 +132,33 @@ def merge(
         )
         return True
 
-    return _with_retries(settings, table, txn, write)
+    return _with_retries(settings, table, write)
 
 
 def replace(
-    settings: Settings, table: TableDef, rows: pa.Table, txn: Txn, predicate: str | None = None
+    settings: Settings,
+    table: TableDef,
+    rows: pa.Table,
+    txn: Txn | None,
+    predicate: str | None = None,
 ) -> bool:
-    """Replace the rows matching `predicate` (all of them when None) with `rows`, once per txn."""
+    """Replace the rows matching `predicate` (all of them when None) with `rows`.
+
+    Every new row must match the predicate. With a `txn`, at most once per txn; without one
+    (a batch job's replace of whole days) every call writes, which is idempotent anyway.
+    """
     from deltalake import write_deltalake
 
     def write() -> bool:
         delta = open_table(settings, table)
-        if committed(delta, txn):
+        if txn is not None and committed(delta, txn):
             return False
+        properties = _properties(txn) if txn is not None else None
         write_deltalake(delta, rows.cast(arrow_schema(table)), mode="overwrite",
-                        predicate=predicate, commit_properties=_properties(txn))  # fmt: skip
+                        predicate=predicate, commit_properties=properties)  # fmt: skip
         return True
 
-    return _with_retries(settings, table, txn, write)
+    return _with_retries(settings, table, write)
 
 
 def read(

@@ -1,9 +1,9 @@
-"""Silver rows to gold figures: report-ready aggregates, recomputed for the keys a batch touched.
+"""Silver rows to gold figures: the report-ready aggregates, over any set of rows.
 
-Pure: DataFrames in, DataFrames out. `streaming.refine` reads the silver rows of the minutes,
-hours and days a micro-batch changed and replaces exactly those gold rows, so a figure is
-always the aggregate of everything in silver: exact with duplicates, late and out-of-order
-events, and the same after any replay.
+Pure: DataFrames in, DataFrames out. Over all of silver (a rebuild, reconciliation) they give
+gold in full; over the rows a batch adds they give what that batch adds
+(`streaming.increments`), which the hot query and the batch loads merge into gold.
+gold.low_stock derives from gold.inventory_current (`streaming.gold_writer`).
 
 Money is kept per currency: the tables that hold money have `currency` in their key, and
 every aggregate here groups by its table's keys (from `lakehouse.tables`), so no figure ever
@@ -21,7 +21,6 @@ from lakehouse.tables import (
     DAY_AND_CURRENCY,
     GOLD_ACTIVE_CUSTOMERS,
     GOLD_INVENTORY_CURRENT,
-    GOLD_LOW_STOCK,
     GOLD_ORDERS_PER_MINUTE,
     GOLD_SALES_BY_DAY,
     GOLD_SIGNUPS_PER_HOUR,
@@ -192,14 +191,3 @@ def inventory_current(inventory: DataFrame, complete_up_to: datetime | None) -> 
         "sequence",
     )
     return _stamp(current, complete_up_to).select(*GOLD_INVENTORY_CURRENT.schema.fieldNames())
-
-
-def low_stock(current: DataFrame) -> DataFrame:
-    """The rows of gold.inventory_current below the reorder point, with the shortfall."""
-    from pyspark.sql import functions as F
-
-    return (
-        current.where(F.col("low_stock"))
-        .withColumn("shortfall", F.col("reorder_point") - F.col("on_hand"))
-        .select(*GOLD_LOW_STOCK.schema.fieldNames())
-    )
