@@ -49,27 +49,23 @@ def send(settings: Settings, records: Iterable[WireRecord], ledger: Ledger) -> N
             ledger.record(r)
 
 
+def drain(query: Any, *closing: Any) -> None:
+    """Run a started query until it has processed everything available; then stop it."""
+    try:
+        query.processAllAvailable()
+    finally:
+        query.stop()
+        for resource in closing:
+            resource.close()
+
+
 def run_stream(spark: Any, settings: Settings) -> None:
-    """The three queries, until they have processed everything in Kafka; then stop them."""
+    """The three queries, one after the other, each until it has processed everything."""
     gold = GoldStream(settings)
-    hot = start_gold_query(spark, gold)
-    try:
-        hot.processAllAvailable()
-    finally:
-        hot.stop()
-        gold.close()
-    bronze = start_bronze_query(spark, settings)
-    try:
-        bronze.processAllAvailable()
-    finally:
-        bronze.stop()
+    drain(start_gold_query(spark, gold), gold)
+    drain(start_bronze_query(spark, settings))
     refiner = Refiner(settings)
-    refine = start_refine_query(spark, refiner)
-    try:
-        refine.processAllAvailable()
-    finally:
-        refine.stop()
-        refiner.close()
+    drain(start_refine_query(spark, refiner), refiner)
 
 
 CHAOS = ChaosConfig(
