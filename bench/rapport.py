@@ -134,7 +134,10 @@ def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, An
     began = time.monotonic()
     stream.start(timeout_s=300)
     started = time.monotonic()
-    caught = wait_until(lambda: StreamService(settings).status().caught_up, 1800, 0.5)
+    def gold_caught_up() -> bool:
+        return (StreamService(settings).status().last_gold_batch or {}).get("total_lag") == 0
+
+    caught = wait_until(gold_caught_up, 1800, 0.5)
     gold_done = time.monotonic()
     board = _board(settings)
     gold_rows = _gold_orders(settings)
@@ -149,7 +152,8 @@ def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, An
         "caught_up": caught,
         "gold_drain_s": round(drained_s, 1),
         "events_per_s": round(count / drained_s) if drained_s else None,
-        "until_gold_and_silver_caught_up_s": round(gold_done - started, 1),
+        "until_gold_caught_up_s": round(gold_done - started, 1),
+        "silver_lag_records_then": (board.get("last_batch") or {}).get("total_lag"),
         "gold_batches": board.get("last_gold_batch", {}).get("batch_id"),
         "exact_orders_per_day_and_currency": exact,
     }

@@ -223,3 +223,38 @@ def test_checkpoints_off_the_local_disk_are_not_walked(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path, checkpoint_root="s3a://bucket/checkpoints")
     with pytest.raises(NotImplementedError, match="local folders only"):
         checkpoint_report(settings, [])
+
+
+@pytest.mark.spark
+def test_a_table_delta_rs_writes_is_compacted_and_vacuumed_by_delta_rs(
+    spark: Any, make_settings: SettingsFactory
+) -> None:
+    """gold.signups_per_hour belongs to delta-rs: maintenance must not commit to it with Spark."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from lakehouse import delta_rs
+    from lakehouse.catalog import ensure_table
+    from lakehouse.tables import GOLD_SIGNUPS_PER_HOUR
+
+    own = make_settings("maintenance-delta-rs")
+    ensure_table(spark, own, GOLD_SIGNUPS_PER_HOUR, register_name=False)
+    hour = datetime(2024, 1, 1, 10, tzinfo=UTC)
+    for n in range(APPENDS):
+        row = {"hour": hour.replace(hour=10 + n), "signups": n, "complete_up_to": hour,
+               "updated_at": hour, "event_date": hour.date()}  # fmt: skip
+        table = pa.Table.from_pylist([row], schema=delta_rs.arrow_schema(GOLD_SIGNUPS_PER_HOUR))
+        delta_rs.append(own, GOLD_SIGNUPS_PER_HOUR, table, delta_rs.Txn("maintenance", n))
+
+    (compacted,) = compact(spark, own, tables=(GOLD_SIGNUPS_PER_HOUR,))
+    assert (compacted.files_removed, compacted.files_added) == (APPENDS, 1)
+    (vacuumed,) = vacuum(spark, own, tables=(GOLD_SIGNUPS_PER_HOUR,), retention_hours=0,
+                         force=True)  # fmt: skip
+    assert vacuumed.files_deleted == APPENDS  # the small files compaction replaced
+    history = delta_rs.open_table(own, GOLD_SIGNUPS_PER_HOUR).history()
+    assert {h["operation"] for h in history} >= {"OPTIMIZE", "VACUUM END"}
+    assert not any("Apache-Spark" in str(h.get("engineInfo", "")) for h in history[:3])
+    assert sorted(r["signups"] for r in delta_rs.read(own, GOLD_SIGNUPS_PER_HOUR).to_pylist()) == [
+        0, 1, 2, 3, 4,
+    ]  # fmt: skip
