@@ -134,6 +134,7 @@ def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, An
     began = time.monotonic()
     stream.start(timeout_s=300)
     started = time.monotonic()
+
     def gold_caught_up() -> bool:
         return (StreamService(settings).status().last_gold_batch or {}).get("total_lag") == 0
 
