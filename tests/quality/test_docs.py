@@ -24,5 +24,6 @@ def test_every_check_and_sla_is_listed() -> None:
         assert f"### {table.qualified_name} " in text
         for rule in rules_for(table):
             assert f"| `{rule.name}` |" in text
-    assert "| gold.sales_by_day | an event is in it at most 60 s" in text
+    assert "| gold.sales_by_day | an event is in it at most 15 s" in text
+    assert "| gold.active_customers | an event is in it at most 120 s" in text
     assert "| gold.daily_sales | day D's partition ready by 01:00 UTC" in text
