@@ -83,19 +83,36 @@ def _with_retries(settings: Settings, table: TableDef, write: Callable[[], T]) -
     raise AssertionError("unreachable")
 
 
+def _once(
+    settings: Settings,
+    table: TableDef,
+    txn: Txn | None,
+    commit: Callable[[DeltaTable, Any], None],
+) -> bool:
+    """Open the table, skip if `txn` is already in it, else `commit(table, properties)`.
+
+    Retried on a lost commit race; False when the txn was already committed.
+    """
+
+    def write() -> bool:
+        delta = open_table(settings, table)
+        if txn is not None and committed(delta, txn):
+            return False
+        commit(delta, _properties(txn) if txn is not None else None)
+        return True
+
+    return _with_retries(settings, table, write)
+
+
 def append(settings: Settings, table: TableDef, rows: pa.Table, txn: Txn) -> bool:
     """Append `rows` once per `txn`; False when that version was already committed."""
     from deltalake import write_deltalake
 
-    def write() -> bool:
-        delta = open_table(settings, table)
-        if committed(delta, txn):
-            return False
+    def commit(delta: DeltaTable, properties: Any) -> None:
         write_deltalake(delta, rows.cast(arrow_schema(table)), mode="append",
-                        commit_properties=_properties(txn))  # fmt: skip
-        return True
+                        commit_properties=properties)  # fmt: skip
 
-    return _with_retries(settings, table, write)
+    return _once(settings, table, txn, commit)
 
 
 def merge(
@@ -114,25 +131,21 @@ def merge(
     """
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
 
-    def write() -> bool:
-        delta = open_table(settings, table)
-        if committed(delta, txn):
-            return False
+    def commit(delta: DeltaTable, properties: Any) -> None:
         (
             delta.merge(
                 rows.cast(arrow_schema(table)),
                 on,
                 source_alias="s",
                 target_alias="t",
-                commit_properties=_properties(txn),
+                commit_properties=properties,
             )
             .when_matched_update(dict(updates), predicate=when)
             .when_not_matched_insert_all()
             .execute()
         )
-        return True
 
-    return _with_retries(settings, table, write)
+    return _once(settings, table, txn, commit)
 
 
 def replace(
@@ -149,16 +162,11 @@ def replace(
     """
     from deltalake import write_deltalake
 
-    def write() -> bool:
-        delta = open_table(settings, table)
-        if txn is not None and committed(delta, txn):
-            return False
-        properties = _properties(txn) if txn is not None else None
+    def commit(delta: DeltaTable, properties: Any) -> None:
         write_deltalake(delta, rows.cast(arrow_schema(table)), mode="overwrite",
                         predicate=predicate, commit_properties=properties)  # fmt: skip
-        return True
 
-    return _with_retries(settings, table, write)
+    return _once(settings, table, txn, commit)
 
 
 def read(
