@@ -136,8 +136,8 @@ class LocalKafkaBroker:
         cmd = self._java(
             "kafka.tools.StorageTool",
             "format",
-            "--cluster-id",
-            cluster_id,
+            # One argument: a random id may begin with "-", which argparse reads as a flag.
+            f"--cluster-id={cluster_id}",
             "--config",
             str(self.config_file),
             "--ignore-formatted",

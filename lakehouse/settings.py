@@ -241,6 +241,10 @@ class StreamSettings(BaseModel):
     watermark_delay_s: float = Field(default=600.0, ge=0)
     #: Bound on one refine batch, read from bronze's Delta files (a soft limit: whole files).
     max_bytes_per_refine_batch: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: CPU priority (nice, 0-19) of the stream's background process, which runs bronze and
+    #: silver: on a machine they share with gold's query, gold gets the cores first and
+    #: silver takes what is left (docs/decisions/0012-gold-first.md). 0: an equal share.
+    background_nice: int = Field(default=10, ge=0, le=19)
     #: Tables written in parallel within one micro-batch (Delta commits are mostly waiting).
     write_threads: int = Field(default=4, ge=1, le=32)
 

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 #: Folder (under var/jars) that `make setup` fills from infra/jvm/spark-runtime/pom.xml.
 SPARK_RUNTIME_JARS = "spark-runtime"
 
+#: Spark's FAIR scheduler pools, one per query (`lakehouse.ownership`): gold's goes first.
+SCHEDULER_POOLS = Path(__file__).with_name("fairscheduler.xml")
+
 #: Jars without which a session is useless: the Delta and Kafka connector entry points.
 REQUIRED_JAR_PREFIXES = (
     "delta-spark_",
@@ -83,6 +86,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
             max(2, spark.shuffle_partitions)
         ),
+        # One driver runs three queries: a core that comes free goes to the pool furthest
+        # below its share, so gold's small batches never queue behind silver's long ones.
+        "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(SCHEDULER_POOLS),
         # Keep the catalog's tables readable by delta-rs (see lakehouse.tables.COMMON_PROPERTIES).
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     }
@@ -127,6 +134,15 @@ def get_spark(
 
         register(session, settings)
     return session
+
+
+def use_pool(spark: SparkSession, pool: str) -> None:
+    """Run the Spark jobs this thread starts in scheduler pool `pool` (fairscheduler.xml).
+
+    A thread-local property: a streaming query inherits it from the thread that starts it,
+    and each thread that runs a batch's writes must set it again.
+    """
+    spark.sparkContext.setLocalProperty("spark.scheduler.pool", pool)
 
 
 def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:

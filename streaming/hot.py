@@ -33,7 +33,7 @@ from infra.kafka_offsets import EndOffsetWatcher, end_offsets
 from lakehouse.delta_rs import Txn
 from lakehouse.ownership import GOLD_QUERY
 from lakehouse.settings import Settings
-from lakehouse.spark import hadoop_path
+from lakehouse.spark import hadoop_path, use_pool
 from lakehouse.tables import (
     BRONZE_EVENTS,
     GOLD_SALES_BY_DAY,
@@ -184,6 +184,7 @@ class GoldStream:
         if self.app_id is None:
             raise RuntimeError("gold batch started before the query id was bound")
         spark = batch.sparkSession
+        use_pool(spark, GOLD_QUERY)
         events = batch.select("topic", "partition", "kafka_timestamp", *EVENT_FIELDS).toArrow()
         log.debug("gold batch %s: %s events read, classified, deduplicated in %.0f ms",
                   batch_id, events.num_rows, (time.monotonic() - started) * 1000)  # fmt: skip
@@ -326,6 +327,7 @@ def start_gold_query(spark: SparkSession, gold_stream: GoldStream) -> StreamingQ
     from streaming.refine import planned_batches
 
     settings = gold_stream.settings
+    use_pool(spark, GOLD_QUERY)  # the rebuild and, inherited by its thread, the query
     checkpoint = gold_checkpoint(settings)
     starting: str | None = None
     # No batch planned yet (a new checkpoint, or one killed before its first offsets were

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
 from lakehouse.settings import Settings
+from lakehouse.spark import use_pool
 from lakehouse.tables import BRONZE_EVENTS
 from streaming.bronze import to_bronze
 from streaming.refine import Refiner, refine_checkpoint
@@ -52,6 +53,7 @@ def kafka_source(
 
 def start_bronze_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     """Start appending every Kafka record to bronze.events; returns the running query."""
+    use_pool(spark, BRONZE_QUERY)  # inherited by the query's thread
     return (
         to_bronze(kafka_source(spark, settings))
         .writeStream.queryName(BRONZE_QUERY)
@@ -70,6 +72,7 @@ def start_refine_query(spark: SparkSession, refiner: Refiner) -> StreamingQuery:
     the watermark and Kafka positions from ops.stream_batches.
     """
     settings = refiner.settings
+    use_pool(spark, REFINE_QUERY)  # inherited by the query's thread
     refiner.prepare(spark)
     bronze = (
         spark.readStream.format("delta")

@@ -37,7 +37,7 @@ from infra.kafka_offsets import EndOffsetWatcher
 from lakehouse.delta_rs import Txn
 from lakehouse.ownership import REFINE_QUERY
 from lakehouse.settings import Settings
-from lakehouse.spark import hadoop_path
+from lakehouse.spark import hadoop_path, use_pool
 from lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
@@ -186,6 +186,7 @@ class Refiner:
         if self.app_id is None:
             raise RuntimeError("refine batch started before the query id was bound")
         self._batch_id = batch_id
+        use_pool(batch.sparkSession, REFINE_QUERY)
         self._run(batch, stream=True, complete_up_to=None)
 
     def begin_load(self, app_id: str, version: int) -> None:
@@ -315,7 +316,7 @@ class Refiner:
                 jobs[table.qualified_name] = lambda t=table: self._append_new(  # type: ignore[misc]
                     spark, t, silver.event_rows(events, t), dates
                 )
-        new = self._run_parallel(jobs, report)
+        new = self._run_parallel(spark, jobs, report)
         try:
             fresh = {t.name: new.get(t.qualified_name) for t in EVENT_TABLES}
             report.new_events = sum(
@@ -338,7 +339,7 @@ class Refiner:
                 increments = gold_increments(SilverRows(**fresh), stamp)
                 txn = Txn(str(self.app_id), self._batch_id)
                 report.rows_written.update(self.gold.apply(increments, txn))
-            written = self._run_parallel(phase2, report)
+            written = self._run_parallel(spark, phase2, report)
             report.late_rows = report.rows_written.get(OPS_LATE_EVENTS.qualified_name, 0)
             for frame in written.values():
                 if frame is not None:
@@ -349,12 +350,18 @@ class Refiner:
                     frame.unpersist()
 
     def _run_parallel(
-        self, jobs: dict[str, Callable[[], DataFrame | None]], report: BatchReport
+        self,
+        spark: SparkSession,
+        jobs: dict[str, Callable[[], DataFrame | None]],
+        report: BatchReport,
     ) -> dict[str, DataFrame | None]:
         """Run table writes concurrently; each returns its written rows (persisted) or None."""
+        pool = spark.sparkContext.getLocalProperty("spark.scheduler.pool")
 
         def timed(name: str, job: Callable[[], DataFrame | None]) -> DataFrame | None:
             began = time.monotonic()
+            if pool is not None:  # the writes run in the scheduler pool of the batch
+                use_pool(spark, pool)
             try:
                 return job()
             finally:

@@ -1,4 +1,15 @@
-"""The long-running stream process: start the queries, log each batch, stop cleanly on SIGTERM.
+"""The long-running stream: start the queries, log each batch, stop cleanly on SIGTERM.
+
+Two processes, each with its own Spark driver (docs/decisions/0012-gold-first.md):
+
+- the hot process runs the gold query (Kafka straight to gold), at normal CPU priority;
+- the background process, its child, runs bronze (Kafka to bronze.events) and silver
+  (bronze to silver), niced by `stream.background_nice`, so that on a shared machine a
+  core goes to gold first and silver takes what is left.
+
+The hot process starts the background one and supervises it: if either ends, the stream
+stops with an error; SIGTERM stops both; a SIGKILL of the hot process kills its child too
+(Linux's parent-death signal), so a crash never leaves half a stream running.
 
 Run in the foreground with `rapport stream start --foreground`, or in the background through
 `rapport stream start` / `rapport up` (see `streaming.service`).
@@ -6,10 +17,13 @@ Run in the foreground with `rapport stream start --foreground`, or in the backgr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, settings_env
 from lakehouse.spark import get_spark
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
@@ -28,9 +42,17 @@ from streaming.refine import Refiner
 log = logging.getLogger("rapport.stream")
 
 
-def status_file(settings: Settings) -> Path:
-    """Where the running stream publishes its state and each query's last progress."""
-    return settings.run_dir / "stream.status.json"
+#: The two processes of the stream and the queries each runs.
+HOT, BACKGROUND = "hot", "background"
+ROLES: dict[str, tuple[str, ...]] = {
+    HOT: (GOLD_QUERY,),
+    BACKGROUND: (BRONZE_QUERY, REFINE_QUERY),
+}
+
+
+def status_file(settings: Settings, role: str = HOT) -> Path:
+    """Where a stream process publishes its state and its queries' last progress."""
+    return settings.run_dir / ("stream.status.json" if role == HOT else f"stream.{role}.json")
 
 
 class StatusBoard:
@@ -158,9 +180,37 @@ class RestartBudget:
         return True
 
 
-def run(settings: Settings) -> int:
-    """Run the streaming queries until SIGTERM/SIGINT or a query fails; returns an exit code."""
-    board = StatusBoard(status_file(settings))
+def _die_with_parent() -> None:
+    """In the background process before exec: SIGKILL when the hot process dies (Linux)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    # Not Linux: no such call; SIGTERM and a kill of the process group still stop it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def start_background(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start the background process (bronze and silver), niced, dying with this one."""
+    nice = settings.stream.background_nice
+
+    def prepare() -> None:
+        _die_with_parent()
+        if nice:
+            os.nice(nice)
+
+    argv = [sys.executable, "-m", "streaming.runner", f"--state-dir={settings.state_dir}",
+            f"--role={BACKGROUND}"]  # fmt: skip
+    env = {**os.environ, **settings_env(settings)}  # exactly these settings, whatever the env
+    return subprocess.Popen(argv, env=env, preexec_fn=prepare)  # no threads run yet
+
+
+def run(settings: Settings, role: str = HOT) -> int:
+    """Run `role`'s queries until SIGTERM/SIGINT or a failure; returns an exit code.
+
+    The hot process starts the background one first and stops when it stops.
+    """
+    board = StatusBoard(status_file(settings, role))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -171,26 +221,32 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
 
     board.set_state("starting")
-    spark = get_spark(settings, app_name="rapport-stream")
+    background: subprocess.Popen[bytes] | None = None
+    if role == HOT:
+        status_file(settings, BACKGROUND).unlink(missing_ok=True)
+        background = start_background(settings)
+    spark = get_spark(settings, app_name=f"rapport-stream-{role}")
     spark.streams.addListener(_progress_listener(board))
-    refiner = Refiner(
-        settings, bronze_rates=lambda: board.rates(BRONZE_QUERY), on_batch=board.record_batch
-    )
-    gold = GoldStream(settings, on_batch=board.record_gold_batch)
-    starters: dict[str, Callable[[], Any]] = {
-        GOLD_QUERY: lambda: start_gold_query(spark, gold),
-        BRONZE_QUERY: lambda: start_bronze_query(spark, settings),
-        REFINE_QUERY: lambda: start_refine_query(spark, refiner),
-    }
+    queries = ROLES[role]
+    # The batch functions of this process's queries, kept across restarts of a query.
+    starters: dict[str, Callable[[], Any]] = {}
+    closers: list[Callable[[], None]] = []
+    if GOLD_QUERY in queries:
+        gold = GoldStream(settings, on_batch=board.record_gold_batch)
+        starters[GOLD_QUERY] = lambda: start_gold_query(spark, gold)
+        closers.append(gold.close)
+    if BRONZE_QUERY in queries:
+        starters[BRONZE_QUERY] = lambda: start_bronze_query(spark, settings)
+    if REFINE_QUERY in queries:
+        refiner = Refiner(
+            settings, bronze_rates=lambda: board.rates(BRONZE_QUERY), on_batch=board.record_batch
+        )
+        starters[REFINE_QUERY] = lambda: start_refine_query(spark, refiner)
+        closers.append(refiner.close)
     running = {name: start() for name, start in starters.items()}
-    queries = list(running.values())
-    board.set_state("running", queries_started=[q.name for q in queries])
-    log.info(
-        "stream running: %s -> %s (trigger %s)",
-        ", ".join(settings.kafka.event_topics),
-        settings.lakehouse,
-        settings.stream.trigger_interval,
-    )
+    board.set_state("running", queries_started=list(running))
+    log.info("stream %s process running %s: %s -> %s", role, ", ".join(running),
+             ", ".join(settings.kafka.event_topics), settings.lakehouse)  # fmt: skip
     exit_code = 0
     restarts = RestartBudget()
     try:
@@ -207,16 +263,30 @@ def run(settings: Settings) -> int:
                 log.error("query %s terminated: %s", name, error)
                 exit_code = 1
                 stop.set()
+            if background is not None and background.poll() is not None:
+                log.error("the background process (bronze, silver) exited with code %s",
+                          background.returncode)  # fmt: skip
+                exit_code = 1
+                stop.set()
             time.sleep(0.5)
     finally:
         board.set_state("stopping")
+        if background is not None and background.poll() is None:
+            background.terminate()  # stops its queries beside ours
         for q in running.values():
             # stop() interrupts the running batch; Delta's commit is atomic, and the
             # checkpoint replays the batch on the next start, so nothing is lost or doubled.
             q.stop()
-        refiner.close()
-        gold.close()
+        for close in closers:
+            close()
         spark.stop()
+        if background is not None:
+            try:
+                background.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                log.error("the background process did not stop within 120 s: killed")
+                background.kill()
+                exit_code = 1
         board.set_state("stopped" if exit_code == 0 else "failed")
     return exit_code
 
@@ -231,14 +301,15 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m streaming.runner")
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--role", choices=sorted(ROLES), default=HOT)
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s [{args.role}] %(name)s: %(message)s"
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one line per Java call otherwise
     logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection
     settings = Settings(state_dir=args.state_dir) if args.state_dir else Settings()
-    return run(settings)
+    return run(settings, args.role)
 
 
 if __name__ == "__main__":

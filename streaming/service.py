@@ -10,7 +10,7 @@ from typing import Any
 
 from infra.processes import ManagedProcess
 from lakehouse.settings import Settings, settings_env
-from streaming.runner import status_file
+from streaming.runner import BACKGROUND, HOT, ROLES, status_file
 
 RUNNER_MODULE = "streaming.runner"
 
@@ -43,22 +43,32 @@ class StreamService:
             "stream", settings.run_dir, marker=f"{RUNNER_MODULE} --state-dir={settings.state_dir}"
         )
 
-    def _board(self) -> dict[str, Any]:
+    def _board(self, role: str = HOT) -> dict[str, Any]:
         try:
-            board: dict[str, Any] = json.loads(status_file(self.settings).read_text())
+            board: dict[str, Any] = json.loads(status_file(self.settings, role).read_text())
             return board
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
+
+    def _state(self) -> str:
+        """'running' once both processes run their queries; else the least advanced state."""
+        states = [str(self._board(role).get("state", "starting")) for role in ROLES]
+        if all(state == "running" for state in states):
+            return "running"
+        return next(state for state in states if state != "running")
 
     def start(self, timeout_s: float = 180.0) -> bool:
         """Start the stream and wait until its queries run; False if it already ran."""
         if self.process.pid() is not None:
             return False
-        status_file(self.settings).unlink(missing_ok=True)
+        for role in ROLES:
+            status_file(self.settings, role).unlink(missing_ok=True)
         argv = [sys.executable, "-m", RUNNER_MODULE, f"--state-dir={self.settings.state_dir}"]
         self.process.launch(
             argv,
-            ready=lambda: self._board().get("state") == "running",
+            # Gold's query runs: the background process may still be starting (niced, it
+            # can take minutes on a busy machine); `status` shows its state.
+            ready=lambda: self._board(HOT).get("state") == "running",
             timeout_s=timeout_s,
             what="The stream",
             # The child rebuilds exactly these settings, whatever this process was given.
@@ -72,14 +82,14 @@ class StreamService:
 
     def status(self) -> StreamStatus:
         pid = self.process.pid()
-        board = self._board()
+        hot, background = self._board(HOT), self._board(BACKGROUND)
         return StreamStatus(
             running=pid is not None,
             pid=pid,
-            state=board.get("state", "stopped") if pid else "stopped",
-            queries=board.get("queries", {}),
-            last_batch=board.get("last_batch") or {},
-            last_gold_batch=board.get("last_gold_batch") or {},
+            state=self._state() if pid else "stopped",
+            queries={**hot.get("queries", {}), **background.get("queries", {})},
+            last_batch=background.get("last_batch") or {},
+            last_gold_batch=hot.get("last_gold_batch") or {},
         )
 
 

@@ -13,6 +13,7 @@ import random
 import signal
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from infra.processes import wait_until
 from lakehouse.settings import Settings
 from simulator.ledger import Ledger
 from simulator.wire import ChaosConfig
-from streaming.runner import status_file
+from streaming.runner import BACKGROUND, status_file
 from streaming.service import StreamService
 from tests.streaming.ledger_checks import assert_tables_match
 from tests.streaming.test_refine import START, send, shop_records
@@ -33,10 +34,25 @@ KILLS = 3
 
 def last_batch(settings: Settings) -> dict[str, Any]:
     try:
-        board = json.loads(status_file(settings).read_text())
+        board = json.loads(status_file(settings, BACKGROUND).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
     return board.get("last_batch") or {}
+
+
+def stream_processes(settings: Settings) -> list[int]:
+    """Pids of this stream's processes: hot and background, and each one's Spark JVM."""
+    state = str(settings.state_dir).encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ours = b"streaming.runner" in cmdline or b"spark.app.name=rapport-stream" in cmdline
+        if ours and state in cmdline:
+            found.append(int(proc.name))
+    return found
 
 
 def test_killed_and_restarted_stream_matches_the_ledger(
@@ -69,8 +85,16 @@ def test_killed_and_restarted_stream_matches_the_ledger(
                 time.sleep(rng.uniform(0.0, 3.0))
             pid = service.process.pid()
             assert pid is not None, f"the stream died by itself before kill {kill + 1}"
-            os.killpg(pid, signal.SIGKILL)  # the runner and its Spark JVM, no goodbye
+            assert len(stream_processes(settings)) == 4, "hot and background, each with a JVM"
+            if kill == 0:
+                # The hot process alone: its background child must die with it.
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(pid, signal.SIGKILL)  # both processes and their JVMs, no goodbye
             assert wait_until(lambda: service.process.pid() is None, timeout_s=60)
+            assert wait_until(lambda: not stream_processes(settings), timeout_s=60), (
+                f"stream processes outlived the kill: {stream_processes(settings)}"
+            )
 
         send(settings, slices[-1], ledger)
         service.start(timeout_s=300)

@@ -71,3 +71,19 @@ def test_bronze_refuses_deletes(spark: Any) -> None:
 
     with pytest.raises((PySparkException, Py4JJavaError), match=r"(?i)append"):
         spark.sql("DELETE FROM bronze.events WHERE true")
+
+
+@pytest.mark.unit
+def test_each_query_has_a_scheduler_pool_and_gold_weighs_most(settings: Settings) -> None:
+    import xml.etree.ElementTree as ET
+
+    from streaming.ingest import ACTIVE_QUERIES
+
+    conf = spark_conf(settings, "t")
+    assert conf["spark.scheduler.mode"] == "FAIR"
+    pools = {
+        pool.get("name"): int(pool.findtext("weight") or 0)
+        for pool in ET.parse(conf["spark.scheduler.allocation.file"]).getroot()
+    }
+    assert set(pools) == set(ACTIVE_QUERIES)  # a pool not defined would get weight 1
+    assert max(pools, key=lambda name: pools[name]) == "gold_events"
