@@ -4,6 +4,8 @@ Run with `make bench` (or `uv run python -m bench.rapport`). It starts its own b
 registry and stream process (`rapport stream start`, as a user runs it) in a temporary
 folder and measures, in one run:
 
+- the peer's burst (bench.baseline's: 60 s at 5,000 events/s, the same seed), written ahead
+  to Kafka, then the stream started: seconds until gold is exact, beside the peer's;
 - a burst written ahead to Kafka while the stream is stopped (default 60 s at 20,000
   events/s = 1.2 million records), then drained: events/s to gold, seconds until gold has
   caught up, and whether every day-and-currency order figure in gold equals the records;
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import record
-from bench.workload import bench_stack, generate, produce, schema_ids
+from bench.workload import DailyOrders, bench_stack, generate, produce, schema_ids
 from lakehouse.settings import Settings
 
 
@@ -50,12 +52,16 @@ def _percentiles(values: list[float]) -> dict[str, float | int]:
 
 
 def _board(settings: Settings) -> dict[str, Any]:
-    from streaming.runner import status_file
+    """Both stream processes' status files in one: gold's last batch and silver's."""
+    from streaming.runner import ROLES, status_file
 
-    try:
-        return dict(json.loads(status_file(settings).read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    board: dict[str, Any] = {}
+    for role in ROLES:
+        try:
+            board.update(json.loads(status_file(settings, role).read_text()))
+        except (FileNotFoundError, json.JSONDecodeError):
+            continue
+    return board
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -122,8 +128,41 @@ def _gold_orders(settings: Settings) -> dict[tuple[str, str], tuple[int, Any]]:
     }
 
 
-def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
-    """A burst written ahead while the stream is stopped; then how fast gold drains it."""
+def peer_burst(settings: Settings, rate: float, seconds: float) -> tuple[dict[str, Any], Any]:
+    """The peer's burst (the same seed, size and rate as bench.baseline's), through Rapport.
+
+    Written to Kafka first, then the stream starts; timed from the moment its gold query
+    runs (the peer's clock starts at its query's start too) until every day-and-currency
+    order figure in gold equals the records. Returns the section and what gold must hold.
+    """
+    from infra.processes import wait_until
+    from streaming.service import StreamService
+
+    count = int(rate * seconds)
+    workload = generate(count, seed=12, rate=rate, schema_ids=schema_ids(settings))
+    produce(settings, workload)
+    stream = StreamService(settings)
+    stream.start(timeout_s=600)
+    started = time.monotonic()
+    exact = wait_until(lambda: _gold_orders(settings) == workload.orders, 900, 0.1)
+    took = time.monotonic() - started
+    stream.stop()
+    section = {
+        "records": count,
+        "exact": exact,
+        "exact_after_query_start_s": round(took, 1),
+        "rows_per_s": round(count / took) if exact else None,
+    }
+    return section, workload.orders
+
+
+def drain_burst(
+    settings: Settings, rate: float, seconds: float, before: DailyOrders | None = None
+) -> dict[str, Any]:
+    """A burst written ahead while the stream is stopped; then how fast gold drains it.
+
+    `before` is what gold held already (from an earlier burst): the check adds it in.
+    """
     from infra.processes import wait_until
     from streaming.service import StreamService
 
@@ -132,7 +171,8 @@ def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, An
     produced = produce(settings, workload)
     stream = StreamService(settings)
     began = time.monotonic()
-    stream.start(timeout_s=300)
+    since = datetime.now(UTC)
+    stream.start(timeout_s=600)
     started = time.monotonic()
 
     def gold_caught_up() -> bool:
@@ -142,9 +182,12 @@ def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, An
     gold_done = time.monotonic()
     board = _board(settings)
     gold_rows = _gold_orders(settings)
-    want = {k: v for k, v in workload.orders.items()}
-    exact = all(gold_rows.get(k) == (n, total) for k, (n, total) in want.items())
-    drained_s = _gold_drain_seconds(settings) or (gold_done - started)
+    want = dict(before or {})
+    for key, (n, total) in workload.orders.items():
+        had_n, had_total = want.get(key, (0, 0))
+        want[key] = (had_n + n, had_total + total)
+    exact = gold_rows == want
+    drained_s = _gold_drain_seconds(settings, since) or (gold_done - started)
     return {
         "records": count,
         "rate_written": rate,
@@ -160,8 +203,9 @@ def drain_burst(settings: Settings, rate: float, seconds: float) -> dict[str, An
     }
 
 
-def _gold_drain_seconds(settings: Settings) -> float | None:
-    """From the hot query's first batch with events to its first batch with nothing left."""
+def _gold_drain_seconds(settings: Settings, since: datetime) -> float | None:
+    """From the hot query's first batch with events (after `since`) to its first batch with
+    nothing left."""
     from lakehouse import delta_rs
     from lakehouse.tables import OPS_STREAM_BATCHES
 
@@ -169,6 +213,7 @@ def _gold_drain_seconds(settings: Settings) -> float | None:
         r
         for r in delta_rs.read(settings, OPS_STREAM_BATCHES).to_pylist()
         if str(r["app_id"]).startswith("rapport-gold_events-")
+        and r["finished_at"].astimezone(UTC) >= since
     ]
     rows.sort(key=lambda r: r["finished_at"])
     first = next((r for r in rows if r["input_rows"]), None)
@@ -290,7 +335,12 @@ def bench_rapport(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         stream = StreamService(settings)
         with RssSampler(stream.process.pid) as rss:
             try:
-                burst = drain_burst(settings, args.burst_rate, args.burst_seconds)
+                peer, gold_before = peer_burst(settings, args.peer_rate, args.peer_seconds)
+                sections["rapport_peer_burst"] = peer
+                print("rapport_peer_burst:", json.dumps(peer), flush=True)
+                burst = drain_burst(
+                    settings, args.burst_rate, args.burst_seconds, before=gold_before
+                )
                 sections["rapport_backlog"] = burst
                 print("rapport_backlog:", json.dumps(burst), flush=True)
                 sections["rapport_idle"] = idle_latency(settings, args.idle_events)
@@ -308,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst-rate", type=float, default=20_000)
     parser.add_argument("--burst-seconds", type=float, default=60)
+    parser.add_argument("--peer-rate", type=float, default=5000, help="as bench.baseline's")
+    parser.add_argument("--peer-seconds", type=float, default=60, help="as bench.baseline's")
     parser.add_argument("--idle-events", type=int, default=50)
     parser.add_argument("--rate", type=float, default=5_000)
     parser.add_argument("--seconds", type=float, default=600)
