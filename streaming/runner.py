@@ -210,6 +210,9 @@ def run(settings: Settings, role: str = HOT) -> int:
 
     The hot process starts the background one first and stops when it stops.
     """
+    if role == BACKGROUND:  # its own Spark UI, next to the hot process's
+        spark_settings = settings.spark.model_copy(update={"ui_port": settings.spark.ui_port + 1})
+        settings = settings.model_copy(update={"spark": spark_settings})
     board = StatusBoard(status_file(settings, role))
     stop = threading.Event()
 
