@@ -51,19 +51,6 @@ def _percentiles(values: list[float]) -> dict[str, float | int]:
     }
 
 
-def _board(settings: Settings) -> dict[str, Any]:
-    """Both stream processes' status files in one: gold's last batch and silver's."""
-    from streaming.runner import ROLES, status_file
-
-    board: dict[str, Any] = {}
-    for role in ROLES:
-        try:
-            board.update(json.loads(status_file(settings, role).read_text()))
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-    return board
-
-
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -176,11 +163,11 @@ def drain_burst(
     started = time.monotonic()
 
     def gold_caught_up() -> bool:
-        return (StreamService(settings).status().last_gold_batch or {}).get("total_lag") == 0
+        return stream.status().last_gold_batch.get("total_lag") == 0
 
     caught = wait_until(gold_caught_up, 1800, 0.5)
     gold_done = time.monotonic()
-    board = _board(settings)
+    status = stream.status()
     gold_rows = _gold_orders(settings)
     want = dict(before or {})
     for key, (n, total) in workload.orders.items():
@@ -197,8 +184,8 @@ def drain_burst(
         "gold_drain_s": round(drained_s, 1),
         "events_per_s": round(count / drained_s) if drained_s else None,
         "until_gold_caught_up_s": round(gold_done - started, 1),
-        "silver_lag_records_then": (board.get("last_batch") or {}).get("total_lag"),
-        "gold_batches": board.get("last_gold_batch", {}).get("batch_id"),
+        "silver_lag_records_then": status.last_batch.get("total_lag"),
+        "gold_batches": status.last_gold_batch.get("batch_id"),
         "exact_orders_per_day_and_currency": exact,
     }
 
@@ -274,7 +261,9 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
     from simulator.live import LiveRun, run_live
     from simulator.shop import ShopConfig
     from simulator.wire import ChaosConfig
+    from streaming.service import StreamService
 
+    stream = StreamService(settings)
     chaos = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
     run_live(settings, ShopConfig(seed=31, run_tag="warm"), chaos, LiveRun(rate, warmup_s))
     stop = threading.Event()
@@ -295,8 +284,8 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += 1.0
         now = datetime.now(UTC)  # live mode: the newest event sent is stamped about now
-        board = _board(settings)
-        gold, silver = board.get("last_gold_batch") or {}, board.get("last_batch") or {}
+        status = stream.status()
+        gold, silver = status.last_gold_batch, status.last_batch
         complete = _parse(gold.get("watermark"))
         if complete is not None:
             gold_lag.append((now - complete).total_seconds())

@@ -86,8 +86,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
             max(2, spark.shuffle_partitions)
         ),
-        # One driver runs three queries: a core that comes free goes to the pool furthest
-        # below its share, so gold's small batches never queue behind silver's long ones.
+        # A driver that runs several queries (the stream's background one: bronze and silver;
+        # a test session: all three) gives a core that comes free to the pool furthest below
+        # its share, so a small batch never queues behind another query's long one.
         "spark.scheduler.mode": "FAIR",
         "spark.scheduler.allocation.file": str(SCHEDULER_POOLS),
         # Keep the catalog's tables readable by delta-rs (see lakehouse.tables.COMMON_PROPERTIES).
