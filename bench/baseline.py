@@ -34,7 +34,7 @@ def bench_baseline(
     peer_max_offsets: int | None,
 ) -> dict[str, dict[str, Any]]:
     """The workload, limit and peer sections, measured in one Spark session."""
-    from lakehouse.spark import get_spark
+    from rapport.lakehouse.spark import get_spark
 
     with bench_stack() as settings:
         ids = schema_ids(settings)

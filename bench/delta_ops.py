@@ -19,12 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.results import publish
-from lakehouse.settings import Settings
+from rapport.settings import Settings
 
 
 def bench_delta_ops(tables: int, rounds: int, threads: int, rows: int) -> dict[str, Any]:
     """Per round: one append to each of `tables` tables, then one filtered read of each."""
-    from lakehouse.spark import get_spark
+    from rapport.lakehouse.spark import get_spark
 
     settings = Settings(spark={"ui_enabled": False})
     spark = get_spark(settings, app_name="rapport-bench-delta", register_tables=False)

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from contracts.catalog import default_catalog
-from contracts.envelope import REQUIRED_ATTRIBUTES
-from lakehouse.settings import Settings
+from rapport.contracts.catalog import default_catalog
+from rapport.contracts.envelope import REQUIRED_ATTRIBUTES
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -40,7 +40,7 @@ def all_payloads() -> StructType:
     """Every event type's payload fields in one struct (absent ones read as null)."""
     from pyspark.sql.types import StructType
 
-    from lakehouse.tables import payload_fields
+    from rapport.lakehouse.tables import payload_fields
 
     return StructType(payload_fields(*default_catalog().event_types()))
 

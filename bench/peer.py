@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from bench.limit import envelope_schema
 from bench.workload import DailyOrders
-from contracts.catalog import default_catalog
-from contracts.spark_schema import payload_schema
-from infra.processes import wait_until
-from lakehouse.settings import Settings
+from rapport.contracts.catalog import default_catalog
+from rapport.contracts.spark_schema import payload_schema
+from rapport.runtime.processes import wait_until
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.report import record
 from bench.workload import DailyOrders, bench_stack, generate, produce, schema_ids
-from lakehouse.settings import Settings
+from rapport.settings import Settings
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int]:
@@ -104,8 +104,8 @@ def _tree_rss_mb(root: int) -> float:
 
 def _gold_orders(settings: Settings) -> dict[tuple[str, str], tuple[int, Any]]:
     """gold.sales_by_day's orders and order value per (day, currency), read with delta-rs."""
-    from lakehouse import delta_rs
-    from lakehouse.tables import GOLD_SALES_BY_DAY
+    from rapport.lakehouse import delta_rs
+    from rapport.lakehouse.tables import GOLD_SALES_BY_DAY
 
     rows = delta_rs.read(settings, GOLD_SALES_BY_DAY).to_pylist()
     return {
@@ -122,8 +122,8 @@ def peer_burst(settings: Settings, rate: float, seconds: float) -> tuple[dict[st
     runs (the peer's clock starts at its query's start too) until every day-and-currency
     order figure in gold equals the records. Returns the section and what gold must hold.
     """
-    from infra.processes import wait_until
-    from streaming.service import StreamService
+    from rapport.runtime.processes import wait_until
+    from streaming.stream_service import StreamService
 
     count = int(rate * seconds)
     workload = generate(count, seed=12, rate=rate, schema_ids=schema_ids(settings))
@@ -150,8 +150,8 @@ def drain_burst(
 
     `before` is what gold held already (from an earlier burst): the check adds it in.
     """
-    from infra.processes import wait_until
-    from streaming.service import StreamService
+    from rapport.runtime.processes import wait_until
+    from streaming.stream_service import StreamService
 
     count = int(rate * seconds)
     workload = generate(count, seed=21, rate=rate, schema_ids=schema_ids(settings))
@@ -193,8 +193,8 @@ def drain_burst(
 def _gold_drain_seconds(settings: Settings, since: datetime) -> float | None:
     """From the hot query's first batch with events (after `since`) to its first batch with
     nothing left."""
-    from lakehouse import delta_rs
-    from lakehouse.tables import OPS_STREAM_BATCHES
+    from rapport.lakehouse import delta_rs
+    from rapport.lakehouse.tables import OPS_STREAM_BATCHES
 
     rows = [
         r
@@ -217,10 +217,10 @@ def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
     """Send one order at a time to an idle stream: seconds until gold.sales_by_day counts it."""
     import orjson
 
-    from contracts.catalog import default_catalog
-    from contracts.envelope import envelope
-    from infra.processes import wait_until
-    from publishing.producer import EventProducer
+    from rapport.contracts.catalog import default_catalog
+    from rapport.contracts.envelope import envelope
+    from rapport.runtime.processes import wait_until
+    from registry.producer import EventProducer
 
     contract = default_catalog().latest("OrderPlaced")
     topic = settings.kafka.topics[contract.domain].name
@@ -258,10 +258,10 @@ def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
 def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
     """Live traffic at `rate`; every second, how far behind gold and silver are."""
     from quality.freshness import behind_seconds, kafka_positions
-    from simulator.live import LiveRun, run_live
-    from simulator.shop import ShopConfig
-    from simulator.wire import ChaosConfig
-    from streaming.service import StreamService
+    from rapport.simulator.live import LiveRun, run_live
+    from rapport.simulator.shop import ShopConfig
+    from rapport.simulator.wire import ChaosConfig
+    from streaming.stream_service import StreamService
 
     stream = StreamService(settings)
     chaos = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
@@ -317,7 +317,7 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
 
 def bench_rapport(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Every Rapport section, on one broker and one stream process."""
-    from streaming.service import StreamService
+    from streaming.stream_service import StreamService
 
     sections: dict[str, dict[str, Any]] = {}
     with bench_stack() as settings:

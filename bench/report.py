@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import publish
-from lakehouse.settings import PROJECT_ROOT
+from rapport.settings import PROJECT_ROOT
 
 STORE = PROJECT_ROOT / "var" / "bench" / "report.json"
 DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
@@ -129,7 +129,7 @@ def _version(package: str) -> str | None:
 
 
 def _java_version() -> str | None:
-    from infra.kafka_broker import java_executable
+    from rapport.runtime.kafka_broker import java_executable
 
     try:
         done = subprocess.run(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lakehouse.settings import PROJECT_ROOT
+from rapport.settings import PROJECT_ROOT
 
 
 def publish(name: str, sections: dict[str, dict[str, Any]]) -> Path:

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import publish
-from contracts.catalog import default_catalog
-from infra.kafka_offsets import end_offsets
-from lakehouse.settings import PROJECT_ROOT, Settings
-from simulator.history import write_history
-from simulator.shop import ShopConfig
-from simulator.wire import ChaosConfig
+from rapport.contracts.catalog import default_catalog
+from rapport.runtime.kafka_offsets import end_offsets
+from rapport.settings import PROJECT_ROOT, Settings
+from rapport.simulator.history import write_history
+from rapport.simulator.shop import ShopConfig
+from rapport.simulator.wire import ChaosConfig
 
 
 def peak_rss_mb() -> float:
@@ -62,11 +62,11 @@ def bench_history(records: int) -> dict[str, Any]:
 
 def bench_live(rate: float, seconds: float) -> dict[str, Any]:
     """Send at `rate` for `seconds` to a fresh local broker; verify Kafka against the ledger."""
-    from infra.kafka_broker import LocalKafkaBroker
-    from publishing.deploy import register_all
+    from rapport.runtime.kafka_broker import LocalKafkaBroker
+    from rapport.simulator.live import LiveRun, run_live
     from registry.client import RegistryClient
-    from registry.service import RegistryService
-    from simulator.live import LiveRun, run_live
+    from registry.deploy import register_all
+    from registry.registry_service import RegistryService
     from tests.conftest import free_port
 
     state = Path(tempfile.mkdtemp(prefix="rapport-bench-live-"))

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.results import publish
-from lakehouse.settings import PROJECT_ROOT, Settings
+from rapport.settings import PROJECT_ROOT, Settings
 
 QUERY = "SELECT event_date, orders, order_value FROM gold.sales_by_day ORDER BY event_date DESC"
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs):
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-m", "cli.main", "sql", QUERY, "--limit", "30"],
+                [sys.executable, "-m", "rapport.cli.main", "sql", QUERY, "--limit", "30"],
                 env=env,
                 cwd=PROJECT_ROOT,
                 capture_output=True,

@@ -21,10 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from contracts.catalog import default_catalog
-from lakehouse.settings import PROJECT_ROOT, Settings
-from simulator.shop import Shop, ShopConfig, ShopEvent
-from simulator.wire import ChaosConfig, WireRecord, wire_records
+from rapport.contracts.catalog import default_catalog
+from rapport.settings import PROJECT_ROOT, Settings
+from rapport.simulator.shop import Shop, ShopConfig, ShopEvent
+from rapport.simulator.wire import ChaosConfig, WireRecord, wire_records
 
 #: The chaos of a calm production day: 1 % duplicates, 1 % out of order, 0.1 % malformed.
 LIGHT_CHAOS = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
@@ -158,7 +158,7 @@ class Produced:
 
 def produce(settings: Settings, workload: Workload) -> Produced:
     """Send every record as fast as the producer goes; returns once Kafka acknowledged all."""
-    from publishing.producer import EventProducer
+    from registry.producer import EventProducer
 
     topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
     began = time.perf_counter()
@@ -187,7 +187,7 @@ def starting_offsets(settings: Settings) -> str:
     """
     import json
 
-    from infra.kafka_offsets import end_offsets
+    from rapport.runtime.kafka_offsets import end_offsets
 
     offsets: dict[str, dict[str, int]] = {}
     for partition, offset in end_offsets(settings).items():
@@ -202,10 +202,10 @@ def bench_stack(**overrides: Any) -> Iterator[Settings]:
     `overrides` are Settings fields (nested ones as dicts, merged into the defaults below).
     Spark sessions built from these settings use 2 shuffle partitions and no UI.
     """
-    from infra.kafka_broker import LocalKafkaBroker
-    from publishing.deploy import register_all
+    from rapport.runtime.kafka_broker import LocalKafkaBroker
     from registry.client import RegistryClient
-    from registry.service import RegistryService
+    from registry.deploy import register_all
+    from registry.registry_service import RegistryService
     from tests.conftest import free_port
 
     state = Path(tempfile.mkdtemp(prefix="rapport-bench-"))

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from lakehouse.ownership import writer_engine
-from lakehouse.settings import Settings
-from lakehouse.tables import (
+from rapport.lakehouse.ownership import writer_engine
+from rapport.lakehouse.tables import (
     GOLD_COHORT_RETENTION,
     GOLD_DAILY_BILLING,
     GOLD_DAILY_CUSTOMERS,
@@ -25,6 +24,7 @@ from lakehouse.tables import (
     GOLD_DAILY_SALES,
     TableDef,
 )
+from rapport.settings import Settings
 from streaming.gold import daily_measures, money
 from streaming.silver import ACTIVE_LABELS
 
@@ -225,7 +225,7 @@ def replace_days(
     """
     if writer_engine(table.qualified_name) == "delta-rs":
         # A stream gold table (reconciliation's correction): written by its one engine.
-        from lakehouse import delta_rs
+        from rapport.lakehouse import delta_rs
 
         arrow = rows.toArrow()
         delta_rs.replace(settings, table, arrow, None, days_predicate(days, column))

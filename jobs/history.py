@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import TYPE_CHECKING
 
-from lakehouse.settings import Settings
-from lakehouse.spark import hadoop_path
-from lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.spark import hadoop_path
+from rapport.lakehouse.tables import BRONZE_EVENTS
+from rapport.settings import Settings
 from streaming.bronze import landing_to_bronze
 from streaming.refine import BatchReport, Refiner
 

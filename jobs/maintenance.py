@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from lakehouse.ownership import writer_engine
-from lakehouse.settings import Settings
-from lakehouse.tables import TABLES, TableDef
+from rapport.lakehouse.ownership import writer_engine
+from rapport.lakehouse.tables import TABLES, TableDef
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     from delta.tables import DeltaTable
@@ -125,7 +125,7 @@ def compact(
 
 def _compact_with_delta_rs(settings: Settings, table: TableDef, started: float) -> CompactionResult:
     """Compaction of a table delta-rs owns, by delta-rs: one writing engine per table."""
-    from lakehouse.delta_rs import open_table
+    from rapport.lakehouse.delta_rs import open_table
 
     metrics = open_table(settings, table).optimize.compact()
     return CompactionResult(
@@ -253,7 +253,7 @@ def _vacuum_with_delta_rs(settings: Settings, table: TableDef, retention: float)
     It also drops log entries past the table's log retention: the hot query commits every
     second, and an unbounded log slows every reader's start.
     """
-    from lakehouse.delta_rs import open_table
+    from rapport.lakehouse.delta_rs import open_table
 
     delta = open_table(settings, table)
     deleted = delta.vacuum(

@@ -37,9 +37,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.settings import Settings
-from lakehouse.spark import hadoop_path
-from lakehouse.tables import BRONZE_QUARANTINE, OPS_QUARANTINE_REPLAYS, OPS_STREAM_BATCHES
+from rapport.lakehouse.spark import hadoop_path
+from rapport.lakehouse.tables import BRONZE_QUARANTINE, OPS_QUARANTINE_REPLAYS, OPS_STREAM_BATCHES
+from rapport.settings import Settings
 from streaming.bronze import to_bronze
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ def require_registry(settings: Settings) -> None:
     Checked before Spark starts: the Python workers would otherwise fail mid-job, deep in a
     Java stack trace.
     """
-    from contracts.catalog import load_catalog
+    from rapport.contracts.catalog import load_catalog
     from registry.client import RegistryClient, RegistryError
 
     subject = next(iter(load_catalog(settings.contracts_dir))).subject
@@ -333,7 +333,7 @@ def replay(
 
     A dry run validates them the same way and reports, but writes nothing.
     """
-    from lakehouse.catalog import ensure_table
+    from rapport.lakehouse.spark_catalog import ensure_table
     from streaming.refine import Refiner
     from streaming.validation import classify_bronze
 

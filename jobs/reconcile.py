@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobs.daily import read_days, replace_days
 from jobs.history import end_of
-from lakehouse.settings import Settings
-from lakehouse.tables import (
+from rapport.lakehouse.tables import (
     GOLD_ORDERS_PER_MINUTE,
     GOLD_SALES_BY_DAY,
     GOLD_SIGNUPS_PER_HOUR,
@@ -33,6 +32,7 @@ from lakehouse.tables import (
     SILVER_REFUNDS,
     TableDef,
 )
+from rapport.settings import Settings
 from streaming import gold
 
 if TYPE_CHECKING:

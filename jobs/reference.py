@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse.settings import Settings
-from lakehouse.tables import REF_FX_RATES
+from rapport.lakehouse.tables import REF_FX_RATES
+from rapport.settings import Settings
 from serving.fx import FX_RATES_CSV, read_rates
 
 if TYPE_CHECKING:

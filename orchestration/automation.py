@@ -6,11 +6,11 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse.layout import delta_uri
-from lakehouse.settings import Settings
-from lakehouse.tables import OPS_LATE_EVENTS, TABLES
-from orchestration.quality import silver_checks
+from orchestration.quality_gates import silver_checks
 from orchestration.resources import RapportResource
+from rapport.lakehouse.layout import delta_uri
+from rapport.lakehouse.tables import OPS_LATE_EVENTS, TABLES
+from rapport.settings import Settings
 
 DAILY_GROUP = "daily"
 

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from jobs.daily import day_range
-from lakehouse.tables import DAILY_TABLES, OPS_RECONCILIATION
+from rapport.lakehouse.tables import DAILY_TABLES, OPS_RECONCILIATION
 
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {

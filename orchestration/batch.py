@@ -14,8 +14,11 @@ import dagster as dg
 from jobs import daily
 from jobs.history import load_days
 from jobs.reconcile import reconcile_days
-from lakehouse.settings import Settings
-from lakehouse.tables import (
+from orchestration.freshness import freshness_policy
+from orchestration.resources import RapportResource
+from orchestration.streaming import table_key
+from quality.slas import Slas
+from rapport.lakehouse.tables import (
     GOLD_COHORT_RETENTION,
     GOLD_DAILY_BILLING,
     GOLD_DAILY_CUSTOMERS,
@@ -33,10 +36,7 @@ from lakehouse.tables import (
     UPSTREAM,
     TableDef,
 )
-from orchestration.freshness import freshness_policy
-from orchestration.resources import RapportResource
-from orchestration.streaming import table_key
-from quality.slas import Slas
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

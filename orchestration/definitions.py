@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration import automation, quality
+from orchestration import automation, quality_gates
 from orchestration.batch import batch_assets, landing_spec
 from orchestration.partitions import daily_partitions
 from orchestration.reference import reference_assets
@@ -30,22 +30,22 @@ def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
     daily = automation.daily_job(partitions)
     history = automation.history_job(partitions)
     observe = automation.observe_job()
-    stream_quality = quality.stream_quality_job()
+    stream_quality = quality_gates.stream_quality_job()
     return dg.Definitions(
         assets=[
             kafka_spec(),
             stream_observer(slas),
             landing_spec(),
             *batch_assets(partitions, slas),
-            *quality.ops_specs(),
+            *quality_gates.ops_specs(),
             *reference_assets(),
         ],
-        asset_checks=quality.quality_checks(),
+        asset_checks=quality_gates.quality_checks(),
         jobs=[daily, history, observe, stream_quality, automation.table_maintenance],
         schedules=automation.schedules(daily, observe, stream_quality),
         sensors=[
             automation.late_data_sensor(daily),
-            quality.alerts_sensor(settings.quality.alert_interval_s),
+            quality_gates.alerts_sensor(settings.quality.alert_interval_s),
         ],
         resources={"rapport": rapport},
         executor=dg.in_process_executor,

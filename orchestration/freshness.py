@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lakehouse.tables import TableDef
 from quality.slas import Slas
+from rapport.lakehouse.tables import TableDef
 
 
 def freshness_policy(slas: Slas, target: TableDef) -> dg.FreshnessPolicy | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dagster as dg
 
 from jobs.reference import load_fx_rates
-from lakehouse.tables import REF_FX_RATES
 from orchestration.resources import RapportResource
 from orchestration.streaming import table_key
+from rapport.lakehouse.tables import REF_FX_RATES
 from serving.fx import FX_RATES_CSV
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse.settings import Settings
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -37,9 +37,9 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def spark(self) -> SparkSession:
         """The run's session, with every catalog table created (a run may come before the
         stream ever wrote one: a history load on a new lakehouse)."""
-        from lakehouse.catalog import ensure_table
-        from lakehouse.spark import get_spark
-        from lakehouse.tables import TABLES
+        from rapport.lakehouse.spark import get_spark
+        from rapport.lakehouse.spark_catalog import ensure_table
+        from rapport.lakehouse.tables import TABLES
 
         settings = self.settings()
         if settings.lakehouse in _READY:

@@ -11,9 +11,11 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse.delta_log import last_stream_batch, observe_table
-from lakehouse.settings import Settings
-from lakehouse.tables import (
+from orchestration.freshness import freshness_policy
+from orchestration.resources import RapportResource
+from quality.slas import Slas
+from rapport.lakehouse.delta_log import last_stream_batch, observe_table
+from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_QUARANTINE,
     GOLD_TABLES,
@@ -23,9 +25,7 @@ from lakehouse.tables import (
     UPSTREAM,
     TableDef,
 )
-from orchestration.freshness import freshness_policy
-from orchestration.resources import RapportResource
-from quality.slas import Slas
+from rapport.settings import Settings
 
 #: The tables the stream writes, observed rather than materialized by Dagster.
 STREAM_TABLES: tuple[TableDef, ...] = (

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.docs import write_or_check
 from quality.rules import CHECKED_TABLES, CROSS_TABLE_RULES, Rule, rules_for, suite_name
 from quality.slas import DAILY_SLA_TABLES, STREAM_SLA_TABLES, Slas, load_slas
+from rapport.contracts.docs import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY_MD = ROOT / "docs" / "quality.md"

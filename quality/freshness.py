@@ -6,7 +6,7 @@ Kafka says where each partition ends, and the first unprocessed record's timesta
 since when it waits. Nothing waiting means 0 seconds behind, however quiet the shop is; a
 stopped stream with events arriving falls behind by the second. The hot query writes most of
 gold and the silver query the rest, each at its own pace, so each table is measured against
-the query that writes it (`lakehouse.ownership.feeding_query`).
+the query that writes it (`rapport.lakehouse.ownership.feeding_query`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lakehouse.delta_log import last_stream_batch
-from lakehouse.ownership import feeding_query
-from lakehouse.settings import Settings
 from quality.slas import Slas, StreamSla
+from rapport.lakehouse.delta_log import last_stream_batch
+from rapport.lakehouse.ownership import feeding_query
+from rapport.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def kafka_positions(
     processed in each partition that has one (one short-lived consumer for both)."""
     from kafka import KafkaConsumer
 
-    from infra.kafka_offsets import consumer_end_offsets
+    from rapport.runtime.kafka_offsets import consumer_end_offsets
 
     consumer = KafkaConsumer(
         **settings.kafka.python_client_config(),

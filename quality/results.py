@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from lakehouse.layout import delta_uri
-from lakehouse.settings import Settings
-from lakehouse.tables import OPS_QUALITY_RESULTS
+from rapport.lakehouse.layout import delta_uri
+from rapport.lakehouse.tables import OPS_QUALITY_RESULTS
+from rapport.settings import Settings
 
 
 @dataclass(frozen=True)

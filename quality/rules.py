@@ -1,7 +1,7 @@
 """The quality rules of every table, derived from the table catalog and the event contracts.
 
 One source of truth: a silver column's allowed values and ranges come from the JSON Schemas
-of the contracts that feed it, its required columns and keys from `lakehouse.tables`. Only
+of the contracts that feed it, its required columns and keys from `rapport.lakehouse.tables`. Only
 what neither can say is written here: which money can never be negative, and the rules
 across tables (an order line belongs to an order, a payment to an invoice, an order's value
 is the sum of its lines). The GX suites (`quality.suites`) and docs/quality.md derive from
@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pyspark.sql.types import DecimalType, IntegerType, LongType, StructType
 
-from contracts.catalog import default_catalog
-from contracts.currency import NO_CURRENCY, currencies
-from lakehouse.tables import (
+from rapport.contracts.catalog import default_catalog
+from rapport.contracts.currency import NO_CURRENCY, currencies
+from rapport.lakehouse.tables import (
     DAILY_TABLES,
     GOLD_COHORT_RETENTION,
     GOLD_DAILY_INVENTORY,

@@ -16,7 +16,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lakehouse.tables import DAILY_TABLES, GOLD_TABLES, OPS_RECONCILIATION, SILVER_TABLES, TableDef
+from rapport.lakehouse.tables import (
+    DAILY_TABLES,
+    GOLD_TABLES,
+    OPS_RECONCILIATION,
+    SILVER_TABLES,
+    TableDef,
+)
 
 #: Tables the stream writes (bronze has no SLA: it is written by its own, simpler query).
 STREAM_SLA_TABLES: tuple[TableDef, ...] = (*SILVER_TABLES, *GOLD_TABLES)

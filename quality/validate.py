@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.tables import TableDef
 from quality.relations import VIOLATION, is_spark, relation_frame
 from quality.rules import Rule, rules_for, suite_name
+from rapport.lakehouse.tables import TableDef
 
 if TYPE_CHECKING:
     from great_expectations.data_context import AbstractDataContext

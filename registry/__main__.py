@@ -1,8 +1,8 @@
 """`python -m registry --state-dir=DIR`: the schema registry process (store + REST API).
 
-Run in the background by `rapport registry start` (see `registry.service`). Settings come from
-the environment (`lakehouse.settings.settings_env` puts them there); `--state-dir` is repeated
-on the command line so the process can be told apart from another project's.
+Run in the background by `rapport registry start` (see `registry.registry_service`). Settings
+come from the environment (`rapport.settings.settings_env` puts them there); `--state-dir` is
+repeated on the command line so the process can be told apart from another project's.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from lakehouse.settings import Settings
+from rapport.settings import Settings
 
 log = logging.getLogger("rapport.registry")
 

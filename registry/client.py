@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import requests
 
-from lakehouse.settings import RegistrySettings
+from rapport.settings import RegistrySettings
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.catalog import ContractCatalog
-from contracts.classify import ResolvedSchema
+from rapport.contracts.catalog import ContractCatalog
+from rapport.contracts.classify import ResolvedSchema
 from registry.client import RegistryClient, RegistryError
 
 

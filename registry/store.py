@@ -36,7 +36,7 @@ from enum import IntEnum
 from types import TracebackType
 from typing import Any
 
-from lakehouse.settings import Settings
+from rapport.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from contracts.currency import NO_CURRENCY, currencies
+from rapport.contracts.currency import NO_CURRENCY, currencies
 
 #: The shipped reference rates (docs/decisions/0010-money-per-currency.md says where from).
 FX_RATES_CSV = Path(__file__).resolve().parent.parent / "reference" / "fx_rates.csv"

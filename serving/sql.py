@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.layout import LAYERS, delta_uri, table_location
-from lakehouse.settings import Settings
+from rapport.lakehouse.layout import LAYERS, delta_uri, table_location
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     from deltalake import QueryBuilder
@@ -68,7 +68,7 @@ class _Reference:
 def catalog_names() -> list[str]:
     """Every table of the catalog (imports the table definitions: for error messages only,
     since they bring Spark's types along, which the fast path does without)."""
-    from lakehouse.tables import TABLES
+    from rapport.lakehouse.tables import TABLES
 
     return [t.qualified_name for t in TABLES]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.tables import BRONZE_EVENTS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

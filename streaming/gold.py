@@ -6,7 +6,7 @@ gold in full; over the rows a batch adds they give what that batch adds
 gold.low_stock derives from gold.inventory_current (`streaming.gold_writer`).
 
 Money is kept per currency: the tables that hold money have `currency` in their key, and
-every aggregate here groups by its table's keys (from `lakehouse.tables`), so no figure ever
+every aggregate here groups by its table's keys (from `rapport.lakehouse.tables`), so no figure ever
 adds two currencies (docs/decisions/0010-money-per-currency.md).
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from contracts.currency import NO_CURRENCY
-from lakehouse.tables import (
+from rapport.contracts.currency import NO_CURRENCY
+from rapport.lakehouse.tables import (
     DAY_AND_CURRENCY,
     GOLD_ACTIVE_CUSTOMERS,
     GOLD_INVENTORY_CURRENT,

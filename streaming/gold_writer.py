@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from lakehouse import delta_rs
-from lakehouse.delta_rs import Txn
-from lakehouse.settings import Settings
-from lakehouse.tables import GOLD_INVENTORY_CURRENT, GOLD_LOW_STOCK, table
+from rapport.lakehouse import delta_rs
+from rapport.lakehouse.delta_rs import Txn
+from rapport.lakehouse.tables import GOLD_INVENTORY_CURRENT, GOLD_LOW_STOCK, table
+from rapport.settings import Settings
 from streaming.increments import merge_rules
 
 if TYPE_CHECKING:

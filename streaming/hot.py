@@ -29,12 +29,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from infra.kafka_offsets import EndOffsetWatcher, end_offsets
-from lakehouse.delta_rs import Txn
-from lakehouse.ownership import GOLD_QUERY
-from lakehouse.settings import Settings
-from lakehouse.spark import hadoop_path, use_pool
-from lakehouse.tables import (
+from rapport.lakehouse.delta_rs import Txn
+from rapport.lakehouse.ownership import GOLD_QUERY
+from rapport.lakehouse.spark import hadoop_path, use_pool
+from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     GOLD_SALES_BY_DAY,
     SILVER_CUSTOMER_ACTIVITY,
@@ -46,6 +44,8 @@ from lakehouse.tables import (
     SILVER_REFUNDS,
     TableDef,
 )
+from rapport.runtime.kafka_offsets import EndOffsetWatcher, end_offsets
+from rapport.settings import Settings
 from streaming import metrics, silver
 from streaming.bronze import LANDING_TOPIC_PREFIX, to_bronze
 from streaming.gold_writer import GoldWriter

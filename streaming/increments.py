@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from contracts.currency import NO_CURRENCY
-from lakehouse.tables import (
+from rapport.contracts.currency import NO_CURRENCY
+from rapport.lakehouse.tables import (
     GOLD_INVENTORY_CURRENT,
     GOLD_ORDERS_PER_MINUTE,
     GOLD_SALES_BY_DAY,
@@ -188,7 +188,7 @@ def _sum_rows(
 ) -> pa.Table:
     import pyarrow as pa
 
-    from lakehouse.delta_rs import arrow_schema
+    from rapport.lakehouse.delta_rs import arrow_schema
 
     updated = datetime.now(UTC)
     rows = [{**v, "complete_up_to": stamp, "updated_at": updated} for v in groups.values()]

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
-from lakehouse.settings import Settings
-from lakehouse.spark import use_pool
-from lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
+from rapport.lakehouse.spark import use_pool
+from rapport.lakehouse.tables import BRONZE_EVENTS
+from rapport.settings import Settings
 from streaming.bronze import to_bronze
 from streaming.refine import Refiner, refine_checkpoint
 

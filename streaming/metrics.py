@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakehouse import delta_rs
-from lakehouse.delta_rs import Txn
-from lakehouse.settings import Settings
-from lakehouse.tables import OPS_STREAM_BATCHES
+from rapport.lakehouse import delta_rs
+from rapport.lakehouse.delta_rs import Txn
+from rapport.lakehouse.tables import OPS_STREAM_BATCHES
+from rapport.settings import Settings
 
 Position = tuple[str, int]
 

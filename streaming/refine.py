@@ -33,12 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from infra.kafka_offsets import EndOffsetWatcher
-from lakehouse.delta_rs import Txn
-from lakehouse.ownership import REFINE_QUERY
-from lakehouse.settings import Settings
-from lakehouse.spark import hadoop_path, use_pool
-from lakehouse.tables import (
+from rapport.lakehouse.delta_rs import Txn
+from rapport.lakehouse.ownership import REFINE_QUERY
+from rapport.lakehouse.spark import hadoop_path, use_pool
+from rapport.lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
     OPS_LATE_EVENTS,
@@ -55,6 +53,8 @@ from lakehouse.tables import (
     SILVER_REFUNDS,
     TableDef,
 )
+from rapport.runtime.kafka_offsets import EndOffsetWatcher
+from rapport.settings import Settings
 from streaming import gold, metrics, silver
 from streaming.gold_writer import GoldWriter
 from streaming.increments import SilverRows, gold_increments

@@ -12,7 +12,7 @@ stops with an error; SIGTERM stops both; a SIGKILL of the hot process kills its 
 (Linux's parent-death signal), so a crash never leaves half a stream running.
 
 Run in the foreground with `rapport stream start --foreground`, or in the background through
-`rapport stream start` / `rapport up` (see `streaming.service`).
+`rapport stream start` / `rapport up` (see `streaming.stream_service`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
-from lakehouse.settings import Settings, settings_env
-from lakehouse.spark import get_spark
+from rapport.lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
+from rapport.lakehouse.spark import get_spark
+from rapport.settings import Settings, settings_env
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
@@ -297,7 +297,7 @@ def run(settings: Settings, role: str = HOT) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m streaming.runner`, used by the background service.
 
-    Settings come from the environment (`lakehouse.settings.settings_env` puts them there);
+    Settings come from the environment (`rapport.settings.settings_env` puts them there);
     `--state-dir` is repeated on the command line so the process can be told apart.
     """
     import argparse

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lakehouse.tables import (
+from rapport.lakehouse.tables import (
     SILVER_CUSTOMER_ACTIVITY,
     SILVER_CUSTOMERS,
     SILVER_INVENTORY,

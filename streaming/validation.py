@@ -1,6 +1,6 @@
 """Bronze rows to verdicts, in Spark: valid events go on, the rest to bronze.quarantine.
 
-The verdict itself is `contracts.classify.classify`, the same code the batch loads use; this
+The verdict itself is `rapport.contracts.classify.classify`, the same code the batch loads use; this
 module runs it inside Spark's Python workers (mapInPandas), each worker with its own cached
 registry resolver, so a new schema id is fetched once and no restart is needed.
 """
@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.settings import Settings, revealed
-from lakehouse.tables import BRONZE_QUARANTINE
+from rapport.lakehouse.tables import BRONZE_QUARANTINE
+from rapport.settings import Settings, revealed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,7 @@ def _resolver(settings_payload: str) -> Any:
     """One resolver per Python worker and registry: its cache lives as long as the worker."""
     found = _RESOLVERS.get(settings_payload)
     if found is None:
-        from contracts.catalog import load_catalog
+        from rapport.contracts.catalog import load_catalog
         from registry.client import RegistryClient
         from registry.resolver import RegistryResolver
 
@@ -62,7 +62,7 @@ def _resolver(settings_payload: str) -> Any:
 def _verdicts(settings_payload: str, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
-    from contracts.classify import classify
+    from rapport.contracts.classify import classify
 
     resolver = _resolver(settings_payload)
     found = ("valid", "reason", "event_id", "event_type", "subject", "contract_version",

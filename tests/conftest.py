@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lakehouse.settings import PROJECT_ROOT, Settings, TopicSpec, settings_env
+from rapport.settings import PROJECT_ROOT, Settings, TopicSpec, settings_env
 
 PROJECT_JARS = PROJECT_ROOT / "var" / "jars"
 
@@ -119,7 +119,7 @@ def settings(make_settings: SettingsFactory) -> Settings:
 @pytest.fixture(scope="session")
 def kafka_broker(settings: Settings) -> Iterator[Any]:
     """A real Kafka 4 broker (KRaft) for the whole test session, stopped at the end."""
-    from infra.kafka_broker import LocalKafkaBroker
+    from rapport.runtime.kafka_broker import LocalKafkaBroker
 
     broker = LocalKafkaBroker(settings)
     broker.start()
@@ -130,7 +130,7 @@ def kafka_broker(settings: Settings) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def spark(settings: Settings) -> Iterator[Any]:
     """One local SparkSession with Delta for the session (as pyspark's own tests do)."""
-    from lakehouse.spark import get_spark
+    from rapport.lakehouse.spark import get_spark
 
     session = get_spark(settings, app_name="rapport-tests")
     yield session
@@ -159,10 +159,10 @@ def rapport_bin() -> Path:
 @pytest.fixture(scope="session")
 def schema_registry(settings: Settings, kafka_broker: Any) -> Iterator[Any]:
     """The bundled schema registry, on the session broker, with every contract registered."""
-    from contracts.catalog import default_catalog
-    from publishing.deploy import register_all
+    from rapport.contracts.catalog import default_catalog
     from registry.client import RegistryClient
-    from registry.service import RegistryService
+    from registry.deploy import register_all
+    from registry.registry_service import RegistryService
 
     service = RegistryService(settings)
     service.start()
@@ -182,9 +182,9 @@ def isolated(
     """Settings with their own topics, lakehouse, checkpoints and state folder, on the
     session's broker, registry and Spark: a test comparing whole tables with a ledger sees
     only its own data."""
-    from infra.kafka_broker import LocalKafkaBroker
-    from lakehouse.catalog import ensure_table
-    from lakehouse.tables import TABLES
+    from rapport.lakehouse.spark_catalog import ensure_table
+    from rapport.lakehouse.tables import TABLES
+    from rapport.runtime.kafka_broker import LocalKafkaBroker
 
     def build(**stream: Any) -> Settings:
         n = next(_SERIAL)

@@ -29,13 +29,13 @@ import requests
 import yaml
 from pydantic import SecretStr
 
-from infra.processes import wait_until
-from lakehouse.settings import Settings
-from orchestration.service import DagsterService
+from orchestration.dagster_service import DagsterService
 from quality.slas import load_slas
-from simulator.ledger import Ledger
-from simulator.wire import ChaosConfig
-from streaming.service import StreamService
+from rapport.runtime.processes import wait_until
+from rapport.settings import Settings
+from rapport.simulator.ledger import Ledger
+from rapport.simulator.wire import ChaosConfig
+from streaming.stream_service import StreamService
 from tests.conftest import WebhookReceiver, free_port
 from tests.streaming.test_refine import send, shop_records
 
@@ -136,8 +136,8 @@ def newest_materialization(dagster: DagsterService, table: str) -> dict[str, Any
 def delta_version(settings: Settings, table: str) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse.layout import delta_uri
-    from lakehouse.tables import TABLES
+    from rapport.lakehouse.layout import delta_uri
+    from rapport.lakehouse.tables import TABLES
 
     target = next(t for t in TABLES if t.qualified_name == table)
     return int(DeltaTable(delta_uri(target.location(settings))).version())

@@ -18,9 +18,9 @@ from typing import Any
 import psutil
 import pytest
 
-from infra.processes import wait_until
-from lakehouse.settings import PROJECT_ROOT, Settings, settings_env
-from orchestration.service import DagsterService
+from orchestration.dagster_service import DagsterService
+from rapport.runtime.processes import wait_until
+from rapport.settings import PROJECT_ROOT, Settings, settings_env
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import default_catalog
-from dashboard.service import DashboardService
 from jobs.history import load_days
-from lakehouse.settings import Settings
-from lakehouse.tables import GOLD_SALES_BY_DAY
+from rapport.contracts.catalog import default_catalog
+from rapport.lakehouse.tables import GOLD_SALES_BY_DAY
+from rapport.settings import Settings
+from rapport.simulator.history import write_history
+from rapport.simulator.shop import ShopConfig
+from rapport.simulator.wire import ChaosConfig
+from serving.dashboard.dashboard_service import DashboardService
 from serving.sql import query
-from simulator.history import write_history
-from simulator.shop import ShopConfig
-from simulator.wire import ChaosConfig
 from tests.conftest import free_port
 from tests.e2e.test_dagster_ui import ARTIFACTS, chromium
 
@@ -121,7 +121,7 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
             expect(
                 page.get_by_text(re.compile(r"gold\.sales_by_day.*complete up to"))
             ).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / "serving.dashboard.png", full_page=True)
 
             # Gold changes; the page redraws by itself (no reload) with the new figure.
             location = GOLD_SALES_BY_DAY.location(settings)

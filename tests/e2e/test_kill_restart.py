@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from infra.processes import wait_until
-from lakehouse.settings import Settings
-from simulator.ledger import Ledger
-from simulator.wire import ChaosConfig
+from rapport.runtime.processes import wait_until
+from rapport.settings import Settings
+from rapport.simulator.ledger import Ledger
+from rapport.simulator.wire import ChaosConfig
 from streaming.runner import BACKGROUND, status_file
-from streaming.service import StreamService
+from streaming.stream_service import StreamService
 from tests.streaming.ledger_checks import assert_tables_match
 from tests.streaming.test_refine import START, send, shop_records
 

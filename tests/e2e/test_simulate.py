@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from infra.kafka_offsets import end_offsets, records_between
-from infra.processes import wait_until
-from lakehouse.settings import PROJECT_ROOT, Settings
+from rapport.runtime.kafka_offsets import end_offsets, records_between
+from rapport.runtime.processes import wait_until
+from rapport.settings import PROJECT_ROOT, Settings
 from tests.conftest import rapport_bin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
@@ -164,7 +164,7 @@ def test_ctrl_c_stops_cleanly_and_the_ledger_stays_true(
 
 def contracts_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "schemas"
-    shutil.copytree(PROJECT_ROOT / "contracts" / "schemas", folder)
+    shutil.copytree(PROJECT_ROOT / "rapport" / "contracts" / "schemas", folder)
     return folder
 
 
@@ -177,7 +177,7 @@ def test_contracts_register_is_idempotent_and_a_breaking_change_is_named(
 ) -> None:
     import uuid
 
-    from registry.service import RegistryService
+    from registry.registry_service import RegistryService
 
     folder = contracts_copy(tmp_path)
     own = make_settings(

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from infra.processes import wait_until
-from lakehouse.settings import Settings
-from lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.tables import BRONZE_EVENTS
+from rapport.runtime.processes import wait_until
+from rapport.settings import Settings
 from tests.conftest import SettingsFactory, rapport_bin
 
 pytestmark = pytest.mark.e2e

@@ -18,8 +18,8 @@ from jobs.maintenance import (
     vacuum,
     vacuum_retention,
 )
-from lakehouse.settings import Settings
-from lakehouse.tables import TableDef
+from rapport.lakehouse.tables import TableDef
+from rapport.settings import Settings
 from tests.conftest import SettingsFactory
 
 #: A small partitioned table of the tests' own, in a lakehouse of their own.
@@ -234,9 +234,9 @@ def test_a_table_delta_rs_writes_is_compacted_and_vacuumed_by_delta_rs(
 
     import pyarrow as pa
 
-    from lakehouse import delta_rs
-    from lakehouse.catalog import ensure_table
-    from lakehouse.tables import GOLD_SIGNUPS_PER_HOUR
+    from rapport.lakehouse import delta_rs
+    from rapport.lakehouse.spark_catalog import ensure_table
+    from rapport.lakehouse.tables import GOLD_SIGNUPS_PER_HOUR
 
     own = make_settings("maintenance-delta-rs")
     ensure_table(spark, own, GOLD_SIGNUPS_PER_HOUR, register_name=False)

@@ -8,8 +8,6 @@ from typing import Any
 import orjson
 import pytest
 
-from contracts.catalog import default_catalog
-from contracts.envelope import envelope
 from jobs.quarantine import (
     Selection,
     as_bronze,
@@ -18,8 +16,9 @@ from jobs.quarantine import (
     select_pending,
     summarise,
 )
-from lakehouse.settings import Settings
-from lakehouse.tables import (
+from rapport.contracts.catalog import default_catalog
+from rapport.contracts.envelope import envelope
+from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_QUARANTINE,
     GOLD_SALES_BY_DAY,
@@ -27,6 +26,7 @@ from lakehouse.tables import (
     SILVER_ORDERS,
     TableDef,
 )
+from rapport.settings import Settings
 
 pytestmark = pytest.mark.spark
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from jobs.reference import load_fx_rates
-from lakehouse.catalog import ensure_table
-from lakehouse.tables import REF_FX_RATES
+from rapport.lakehouse.spark_catalog import ensure_table
+from rapport.lakehouse.tables import REF_FX_RATES
 from serving.fx import MissingRateError, convert, rates_from_rows, read_rates
 from serving.sql import query
 from tests.conftest import SettingsFactory

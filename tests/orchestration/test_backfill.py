@@ -12,9 +12,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from contracts.catalog import default_catalog
-from lakehouse.settings import Settings, revealed
-from lakehouse.tables import (
+from orchestration.definitions import build_definitions
+from orchestration.resources import RapportResource
+from rapport.contracts.catalog import default_catalog
+from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_QUARANTINE,
     DAILY_TABLES,
@@ -29,11 +30,10 @@ from lakehouse.tables import (
     SILVER_TABLES,
     TableDef,
 )
-from orchestration.definitions import build_definitions
-from orchestration.resources import RapportResource
-from simulator.history import write_history
-from simulator.shop import ShopConfig
-from simulator.wire import ChaosConfig
+from rapport.settings import Settings, revealed
+from rapport.simulator.history import write_history
+from rapport.simulator.shop import ShopConfig
+from rapport.simulator.wire import ChaosConfig
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 

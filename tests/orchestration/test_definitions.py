@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lakehouse.settings import PROJECT_ROOT
+from rapport.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -41,8 +41,8 @@ def test_workspace_points_at_the_code_location() -> None:
 
 
 def test_one_graph_from_kafka_to_the_daily_aggregates() -> None:
-    from lakehouse.tables import DAILY_TABLES, TABLES
     from orchestration.definitions import build_definitions
+    from rapport.lakehouse.tables import DAILY_TABLES, TABLES
 
     built = build_definitions()
     graph = built.resolve_asset_graph()
@@ -128,10 +128,10 @@ def test_the_observation_job_observes_every_stream_table(tmp_path: Path) -> None
     """It once selected nothing (source assets are left out of a group selection by default)."""
     import json
 
-    from lakehouse.settings import Settings, revealed
     from orchestration.definitions import build_definitions
     from orchestration.resources import RapportResource
     from orchestration.streaming import STREAM_TABLES
+    from rapport.settings import Settings, revealed
 
     settings = Settings(state_dir=tmp_path)
     built = build_definitions(RapportResource(settings_json=json.dumps(revealed(settings))))

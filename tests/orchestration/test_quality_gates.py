@@ -17,17 +17,17 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from lakehouse.settings import Settings, revealed
-from lakehouse.tables import (
+from orchestration.definitions import build_definitions
+from orchestration.resources import RapportResource
+from orchestration.streaming import table_key
+from rapport.lakehouse.tables import (
     GOLD_DAILY_SALES,
     OPS_QUALITY_RESULTS,
     SILVER_ORDER_LINES,
     SILVER_ORDERS,
     TableDef,
 )
-from orchestration.definitions import build_definitions
-from orchestration.resources import RapportResource
-from orchestration.streaming import table_key
+from rapport.settings import Settings, revealed
 from tests.conftest import WebhookReceiver
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]

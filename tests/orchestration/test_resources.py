@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from lakehouse.settings import revealed
-from lakehouse.tables import TABLES
 from orchestration.resources import RapportResource
+from rapport.lakehouse.tables import TABLES
+from rapport.settings import revealed
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.spark

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.catalog import default_catalog
-from lakehouse.tables import (
+from quality.rules import CHECKED_TABLES, rules_for
+from rapport.contracts.catalog import default_catalog
+from rapport.lakehouse.tables import (
     GOLD_DAILY_BILLING,
     GOLD_SALES_BY_DAY,
     SILVER_INVENTORY,
@@ -14,7 +15,6 @@ from lakehouse.tables import (
     SILVER_ORDERS,
     SILVER_PAYMENTS,
 )
-from quality.rules import CHECKED_TABLES, rules_for
 
 pytestmark = pytest.mark.unit
 
@@ -56,8 +56,8 @@ def test_money_and_stock_never_negative_but_net_figures_may_be() -> None:
 
 
 def test_gold_money_tables_hold_only_the_contracts_currencies() -> None:
-    from contracts.currency import NO_CURRENCY
-    from lakehouse.tables import GOLD_DAILY_SALES, GOLD_ORDERS_PER_MINUTE
+    from rapport.contracts.currency import NO_CURRENCY
+    from rapport.lakehouse.tables import GOLD_DAILY_SALES, GOLD_ORDERS_PER_MINUTE
 
     for table in (GOLD_SALES_BY_DAY, GOLD_DAILY_BILLING, GOLD_DAILY_SALES, GOLD_ORDERS_PER_MINUTE):
         rule = _by_name(table)["currency_in_contract_values"]

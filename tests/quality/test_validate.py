@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from lakehouse.tables import SILVER_ORDER_LINES, SILVER_ORDERS, SILVER_PAYMENTS
 from quality.validate import Validation, validate
+from rapport.lakehouse.tables import SILVER_ORDER_LINES, SILVER_ORDERS, SILVER_PAYMENTS
 
 DAY = date(2026, 11, 26)
 AT = datetime(2026, 11, 26, 10, 0)

@@ -17,8 +17,8 @@ import requests
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from infra.processes import wait_until
-from lakehouse.settings import Settings
+from rapport.runtime.processes import wait_until
+from rapport.settings import Settings
 from registry.api import MEDIA_TYPE, create_app
 from registry.store import KafkaSchemaStore
 from tests.conftest import SettingsFactory, free_port

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import default_catalog
+from rapport.contracts.catalog import default_catalog
 from registry.resolver import RegistryResolver
 
 pytestmark = pytest.mark.kafka

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.currency import NO_CURRENCY
+from rapport.contracts.currency import NO_CURRENCY
 from serving.fx import (
     FX_RATES_CSV,
     FxError,

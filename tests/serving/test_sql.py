@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lakehouse.settings import Settings
-from lakehouse.tables import GOLD_SALES_BY_DAY, SILVER_ORDERS, TABLES, TableDef, table
+from rapport.lakehouse.tables import GOLD_SALES_BY_DAY, SILVER_ORDERS, TABLES, TableDef, table
+from rapport.settings import Settings
 from serving.sql import EmbeddedSql, SqlError, query
 
 
@@ -126,7 +126,7 @@ def test_time_travel_sees_the_table_as_it_was(lake: Settings) -> None:
 
 @pytest.mark.spark
 def test_the_dashboard_reads_todays_sales_per_currency(lake: Settings) -> None:
-    from dashboard.panels import today_sales
+    from serving.dashboard.panels import today_sales
 
     engine = EmbeddedSql(lake)
     try:

@@ -11,8 +11,7 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
-from lakehouse.settings import Settings
-from lakehouse.tables import (
+from rapport.lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
     GOLD_INVENTORY_CURRENT,
@@ -23,7 +22,8 @@ from lakehouse.tables import (
     SILVER_INVENTORY,
     TableDef,
 )
-from simulator.ledger import Ledger
+from rapport.settings import Settings
+from rapport.simulator.ledger import Ledger
 from streaming.refine import EVENT_TABLES
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.tables import BRONZE_EVENTS
 from streaming.bronze import to_bronze
 
 pytestmark = pytest.mark.spark

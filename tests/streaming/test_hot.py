@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lakehouse.ownership import GOLD_QUERY, REFINE_QUERY, feeding_query, writer_engine
+from rapport.lakehouse.ownership import GOLD_QUERY, REFINE_QUERY, feeding_query, writer_engine
 from streaming.hot import starting_offsets
 from streaming.metrics import app_id, kafka_lag, query_of
 

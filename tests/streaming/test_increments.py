@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from lakehouse import delta_rs
-from lakehouse.delta_rs import Txn
-from lakehouse.settings import Settings
-from lakehouse.tables import GOLD_INVENTORY_CURRENT, GOLD_SALES_BY_DAY, TableDef
+from rapport.lakehouse import delta_rs
+from rapport.lakehouse.delta_rs import Txn
+from rapport.lakehouse.tables import GOLD_INVENTORY_CURRENT, GOLD_SALES_BY_DAY, TableDef
+from rapport.settings import Settings
 from streaming.gold_writer import low_stock_rows
 from streaming.increments import merge_rules
 
@@ -127,9 +127,9 @@ def test_the_driver_adds_up_exactly_what_the_spark_aggregates_do(spark: Any) -> 
     import pyarrow as pa
     from pyspark.sql import functions as F
 
-    from contracts.catalog import default_catalog
-    from contracts.classify import CatalogResolver, classify
-    from simulator.wire import ChaosConfig
+    from rapport.contracts.catalog import default_catalog
+    from rapport.contracts.classify import CatalogResolver, classify
+    from rapport.simulator.wire import ChaosConfig
     from streaming.hot import silver_rows
     from streaming.increments import EVENT_FIELDS, gold_increments, local_increments
     from tests.streaming.test_refine import START, shop_records

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lakehouse.settings import Settings
-from lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.tables import BRONZE_EVENTS
+from rapport.settings import Settings
 from streaming.ingest import start_bronze_query
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]

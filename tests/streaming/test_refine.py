@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import default_catalog
-from lakehouse.settings import Settings
-from lakehouse.tables import OPS_LATE_EVENTS, OPS_STREAM_BATCHES, SILVER_ORDERS
-from publishing.producer import EventProducer
-from simulator.ledger import Ledger
-from simulator.shop import Shop, ShopConfig
-from simulator.wire import ChaosConfig, WireRecord, wire_records
+from rapport.contracts.catalog import default_catalog
+from rapport.lakehouse.tables import OPS_LATE_EVENTS, OPS_STREAM_BATCHES, SILVER_ORDERS
+from rapport.settings import Settings
+from rapport.simulator.ledger import Ledger
+from rapport.simulator.shop import Shop, ShopConfig
+from rapport.simulator.wire import ChaosConfig, WireRecord, wire_records
+from registry.producer import EventProducer
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
@@ -151,11 +151,11 @@ def test_a_new_compatible_version_lands_in_silver_without_a_restart(
 
     import orjson
 
-    from contracts.envelope import envelope
-    from infra.processes import wait_until
-    from publishing.deploy import register_all
+    from rapport.contracts.envelope import envelope
+    from rapport.runtime.processes import wait_until
     from registry.client import RegistryClient
-    from registry.service import RegistryService
+    from registry.deploy import register_all
+    from registry.registry_service import RegistryService
     from tests.conftest import free_port
 
     base = isolated()

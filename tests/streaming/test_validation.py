@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from contracts.catalog import default_catalog
-from contracts.classify import classify
-from infra.kafka_offsets import end_offsets
-from lakehouse.settings import Settings
-from lakehouse.tables import BRONZE_QUARANTINE
-from publishing.producer import EventProducer
+from rapport.contracts.catalog import default_catalog
+from rapport.contracts.classify import classify
+from rapport.lakehouse.tables import BRONZE_QUARANTINE
+from rapport.runtime.kafka_offsets import end_offsets
+from rapport.settings import Settings
+from rapport.simulator.ledger import Ledger
+from rapport.simulator.shop import Shop, ShopConfig
+from rapport.simulator.wire import ChaosConfig, wire_records
+from registry.producer import EventProducer
 from registry.resolver import RegistryResolver
-from simulator.ledger import Ledger
-from simulator.shop import Shop, ShopConfig
-from simulator.wire import ChaosConfig, wire_records
 from streaming.validation import classify_bronze
 from tests.streaming.test_refine import run_stream
 
@@ -26,7 +26,7 @@ KAFKA_TIME = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def chaos_records(seed: int, actions: int) -> list[Any]:
-    from simulator.history import action_times
+    from rapport.simulator.history import action_times
 
     shop = Shop(ShopConfig(seed=seed, run_tag=f"v{seed}", v2_share=0.3), default_catalog())
     events = shop.events(action_times(KAFKA_TIME.date(), 1, actions, seed))

@@ -1,1 +1,0 @@
-"""Local services: the JVM artifacts' POM, the single-node Kafka broker, process supervision."""

@@ -1,1 +1,0 @@
-"""The producer library services use to publish domain events to Kafka under their contracts."""

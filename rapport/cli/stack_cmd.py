@@ -1,0 +1,187 @@
+"""The whole local stack as one unit: `rapport up|down|status|run` (and `make run`)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestration.dagster_service import DagsterService
+from rapport.runtime.kafka_broker import LocalKafkaBroker
+from rapport.settings import Settings
+from registry.registry_service import RegistryService
+from serving.dashboard.dashboard_service import DashboardService
+from streaming.stream_service import StreamService
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """One row of `rapport status`: a service, whether it runs, and where to find it."""
+
+    name: str
+    running: bool
+    detail: str
+
+
+class Stack:
+    """Starts the services in dependency order and stops them in reverse."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kafka = LocalKafkaBroker(settings)
+        self.registry = RegistryService(settings)
+        self.stream = StreamService(settings)
+        self.dagster = DagsterService(settings)
+        self.dashboard = DashboardService(settings)
+
+    def up(self, say: Callable[[str], None]) -> None:
+        say("starting Kafka ...")
+        started = self.kafka.start()
+        state = "started" if started else "already running"
+        say(f"  Kafka {state} on {self.kafka.bootstrap_servers}")
+        if self.settings.registry.is_bundled:
+            say("starting the schema registry ...")
+            state = "started" if self.registry.start() else "already running"
+            say(f"  schema registry {state} on {self.settings.registry.url}")
+        registered = self._register_contracts()
+        say(f"  {registered} contract version(s) registered in {self.settings.registry.url}")
+        say("starting the stream (Spark takes ~20 s) ...")
+        started = self.stream.start()
+        say(f"  stream {'started' if started else 'already running'}")
+        say("starting Dagster (UI and daemon, ~30 s) ...")
+        started = self.dagster.start()
+        say(f"  Dagster {'started' if started else 'already running'} on {self.dagster.url}")
+        for location, error in self.dagster.load_errors().items():
+            first_line = error.splitlines()[0] if error else ""
+            say(f"  code location {location} did not load ({first_line}); see the UI")
+        say("starting the dashboard ...")
+        started = self.dashboard.start()
+        say(f"  dashboard {'started' if started else 'already running'} on {self.dashboard.url}")
+
+    def _register_contracts(self) -> int:
+        """Deploy the contracts, as a deployment pipeline would (idempotent)."""
+        from rapport.contracts.catalog import load_catalog
+        from registry.client import RegistryClient
+        from registry.deploy import register_all
+
+        catalog = load_catalog(self.settings.contracts_dir)
+        return len(register_all(RegistryClient(self.settings.registry), catalog))
+
+    def down(self, say: Callable[[str], None]) -> None:
+        say(f"dashboard: {'stopped' if self.dashboard.stop() else 'was not running'}")
+        say(f"Dagster: {'stopped' if self.dagster.stop() else 'was not running'}")
+        say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
+        say(f"schema registry: {'stopped' if self.registry.stop() else 'was not running'}")
+        say(f"Kafka: {'stopped' if self.kafka.stop() else 'was not running'}")
+
+    def status(self) -> list[ServiceLine]:
+        broker = self.kafka.status()
+        stream = self.stream.status()
+        registry = self.registry.status()
+        dagster = self.dagster.status()
+        board = self.dashboard.status()
+        batches = ", ".join(
+            f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
+            for name, q in stream.queries.items()
+        )
+        return [
+            ServiceLine(
+                "kafka",
+                broker.running,
+                f"pid {broker.pid}, {broker.bootstrap_servers}, data {broker.data_dir}"
+                if broker.running
+                else f"stopped (data {broker.data_dir})",
+            ),
+            ServiceLine(
+                "registry",
+                registry.running,
+                f"pid {registry.pid}, {registry.url}, topic {registry.topic}"
+                if registry.running
+                else (
+                    "stopped"
+                    if self.settings.registry.is_bundled
+                    else f"external: {self.settings.registry.url}"
+                ),
+            ),
+            ServiceLine(
+                "stream",
+                stream.running,
+                f"pid {stream.pid}, {stream.state}; {batches or 'no batch yet'}"
+                if stream.running
+                else "stopped",
+            ),
+            ServiceLine(
+                "dagster",
+                dagster.running,
+                f"pid {dagster.pid}, {dagster.url}, home {dagster.home}"
+                if dagster.running
+                else f"stopped (home {dagster.home})",
+            ),
+            ServiceLine(
+                "dashboard",
+                board.running,
+                f"pid {board.pid}, {board.url}" if board.running else "stopped",
+            ),
+        ]
+
+    def where(self) -> list[str]:
+        """What runs where: printed by `make run` and `make up`."""
+        return [
+            f"Kafka (KRaft, single node)  {self.kafka.bootstrap_servers}",
+            f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
+            f"Schema registry             {self.settings.registry.url}",
+            f"Dashboard (live reports)    {self.dashboard.url}",
+            f"Dagster UI                  {self.dagster.url}",
+            f"Dagster home (runs, logs)   {self.dagster.home}",
+            f"Lakehouse (Delta)           {self.settings.lakehouse}",
+            f"Checkpoints                 {self.settings.checkpoints}",
+            f"Service logs                {self.settings.run_dir}/*.out",
+            f"Kafka logs                  {self.kafka.log_dir}/server.log",
+            "Simulate the shop           uv run rapport simulate --rate 500 --duration 60",
+            "Query bronze                uv run rapport sql 'SELECT * FROM bronze.events'",
+        ]
+
+    def run_foreground(self, echo: Callable[[str], None]) -> int:
+        """Bring the stack up, wait for Ctrl-C (or a service dying), then bring it down."""
+
+        def say(message: str) -> None:
+            # Ctrl-C also kills a pipe reader (`make run | tee`): a lost message must never
+            # stop the shutdown half way and leave services running.
+            with contextlib.suppress(OSError):
+                echo(message)
+
+        def interrupt(signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            self.up(say)
+            say("")
+            for line in self.where():
+                say(line)
+            say("\nRapport is running. Press Ctrl-C to stop everything.")
+            while True:
+                time.sleep(2.0)
+                dead = [
+                    s.name
+                    for s in self.status()
+                    if not s.running and (s.name != "registry" or self.settings.registry.is_bundled)
+                ]
+                if dead:
+                    say(f"{', '.join(dead)} stopped unexpectedly; see {self.settings.run_dir}")
+                    code = 1
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            # Ignore a second Ctrl-C while shutting down, so the stop is never half done.
+            for sig in previous:
+                signal.signal(sig, signal.SIG_IGN)
+            say("\nstopping ...")
+            self.down(say)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return code

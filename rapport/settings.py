@@ -1,0 +1,442 @@
+"""Every setting Rapport reads, in one place: environment variables (RAPPORT_*) and a .env file.
+
+Nothing here runs at import time: call `get_settings()` (or build `Settings()`) when a
+command starts, so tests and tools can point one process at another broker or lakehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root; the default home of var/ (jars, broker data, the local lakehouse).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: URI schemes Spark reaches through Hadoop FileSystem implementations.
+HADOOP_SCHEMES = frozenset({"file", "s3a", "s3", "gs", "abfs", "abfss", "wasb", "wasbs", "hdfs"})
+
+_SPARK_MASTER = re.compile(
+    r"^(local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[.+\]|spark://.+|k8s://.+|yarn)$"
+)
+
+
+def _normalise_storage_uri(value: str, what: str) -> str:
+    """Local paths become absolute paths; URIs must name a Hadoop file system Spark can use."""
+    parsed = urlparse(value)
+    if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
+        if parsed.scheme not in HADOOP_SCHEMES:
+            raise ValueError(
+                f"{what} {value!r} uses the scheme {parsed.scheme!r}; use a local path or one of "
+                f"{', '.join(sorted(HADOOP_SCHEMES))}"
+            )
+        if parsed.scheme == "file":
+            return str(Path(parsed.path).resolve())
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
+
+
+class TopicSpec(BaseModel):
+    """One Kafka topic that Rapport creates and consumes."""
+
+    name: str
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+def _default_topics() -> dict[str, TopicSpec]:
+    # One topic per publishing service, so each can be secured and retained on its own.
+    return {
+        domain: TopicSpec(name=f"rapport.{domain}.events", partitions=3)
+        for domain in ("orders", "customers", "inventory", "billing")
+    }
+
+
+class KafkaSettings(BaseModel):
+    """How to reach Kafka, and the local single-node broker's own layout."""
+
+    #: Defaults to the local broker (127.0.0.1:<broker_port>); set it for a remote cluster.
+    bootstrap_servers: str = ""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    topics: dict[str, TopicSpec] = Field(default_factory=_default_topics)
+    # The local broker (`rapport kafka start`); ignored when pointing at a remote cluster.
+    broker_port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    broker_heap: str = "1g"
+    start_timeout_s: float = Field(default=90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> KafkaSettings:
+        if not self.bootstrap_servers:
+            self.bootstrap_servers = f"127.0.0.1:{self.broker_port}"
+        if self.security_protocol.startswith("SASL_") and (
+            self.sasl_mechanism is None or self.sasl_username is None or self.sasl_password is None
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs RAPPORT_KAFKA__SASL_MECHANISM, "
+                "RAPPORT_KAFKA__SASL_USERNAME and RAPPORT_KAFKA__SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def event_topics(self) -> list[str]:
+        """Topic names the stream subscribes to, in a stable order."""
+        return [self.topics[k].name for k in sorted(self.topics)]
+
+    def python_client_config(self) -> dict[str, object]:
+        """Keyword arguments for kafka-python clients (the secret is revealed only here)."""
+        config: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.ssl_cafile:
+            config["ssl_cafile"] = str(self.ssl_cafile)
+        return config
+
+    def librdkafka_config(self) -> dict[str, str]:
+        """The same connection for librdkafka (confluent-kafka), the fast producer transport."""
+        config = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol.lower(),
+        }
+        if self.sasl_mechanism and self.sasl_username and self.sasl_password:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            config["ssl.ca.location"] = str(self.ssl_cafile)
+        return config
+
+    def spark_source_options(self) -> dict[str, str]:
+        """Options for Spark's Kafka source: the same connection, in Spark's spelling."""
+        options = {
+            "kafka.bootstrap.servers": self.bootstrap_servers,
+            "kafka.security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism and self.sasl_username and self.sasl_password:
+            module = (
+                "org.apache.kafka.common.security.plain.PlainLoginModule"
+                if self.sasl_mechanism == "PLAIN"
+                else "org.apache.kafka.common.security.scram.ScramLoginModule"
+            )
+            secret = self.sasl_password.get_secret_value().replace('"', '\\"')
+            options["kafka.sasl.mechanism"] = self.sasl_mechanism
+            options["kafka.sasl.jaas.config"] = (
+                f'{module} required username="{self.sasl_username}" password="{secret}";'
+            )
+        if self.ssl_cafile:
+            options["kafka.ssl.truststore.type"] = "PEM"
+            options["kafka.ssl.truststore.location"] = str(self.ssl_cafile)
+        return options
+
+
+class RegistrySettings(BaseModel):
+    """The schema registry: the bundled one by default, or any Confluent-compatible URL."""
+
+    #: Defaults to the bundled registry (http://<host>:<port>). Set it to use Confluent
+    #: Schema Registry, Karapace or Apicurio (its /apis/ccompat/v7 path) instead.
+    url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=1, le=65535)
+    #: Compacted topic where the bundled registry keeps every schema and config change.
+    topic: str = "_schemas"
+    username: str | None = None
+    password: SecretStr | None = None
+    default_compatibility: str = "BACKWARD"
+    start_timeout_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _default_url(self) -> RegistrySettings:
+        if not self.url:
+            self.url = f"http://{self.host}:{self.port}"
+        self.url = self.url.rstrip("/")
+        return self
+
+    @property
+    def is_bundled(self) -> bool:
+        """True when the URL is the bundled registry's, which `rapport up` then starts."""
+        return self.url == f"http://{self.host}:{self.port}"
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        if self.username and self.password:
+            return (self.username, self.password.get_secret_value())
+        return None
+
+
+class SparkSettings(BaseModel):
+    """Where Spark runs and how big it may get. Defaults fit a 2-core, 24 GiB machine."""
+
+    master: str = "local[*]"
+    driver_memory: str = "3g"
+    # Local mode: a handful of shuffle partitions; on a cluster raise it to ~2-3x the cores.
+    shuffle_partitions: int = Field(default=4, ge=1)
+    #: Tasks that rebuild a Delta table's state after each commit (Delta's default is 50).
+    #: 1 is fastest for the small tables of one machine; raise it for large tables on a cluster.
+    snapshot_partitions: int = Field(default=1, ge=1)
+    ui_enabled: bool = True
+    ui_port: int = Field(default=4040, ge=1, le=65535)
+    log_level: str = "WARN"
+    # Free-form extras, e.g. s3a credentials providers: RAPPORT_SPARK__CONF='{"spark.x": "y"}'.
+    conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, value: str) -> str:
+        if not _SPARK_MASTER.match(value):
+            raise ValueError(
+                f"Spark master {value!r} is not one of local[*], local[N], spark://host:port, "
+                "k8s://https://host:port or yarn"
+            )
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.master.startswith("local")
+
+
+class StreamSettings(BaseModel):
+    """The streaming queries' pace and bounds."""
+
+    #: Trigger of the bronze query (Kafka to bronze.events).
+    trigger_interval: str = "2 seconds"
+    #: Trigger of the hot query (Kafka straight to gold): gold's pace.
+    gold_trigger_interval: str = "1 second"
+    #: Trigger of the silver (refine) query. Its batches write a dozen Delta tables whose
+    #: fixed cost is seconds on two cores, so fewer, larger batches keep up with more events.
+    silver_trigger_interval: str = "10 seconds"
+    #: The hot query catches a duplicate event id that arrives within this many seconds (of
+    #: processing time) of the first copy; later copies are counted again in gold until a
+    #: rebuild (silver deduplicates against its tables and never double counts). State grows
+    #: with rate x horizon: 5,000 events/s for 600 s is 3 million ids in RocksDB.
+    dedup_horizon_s: float = Field(default=600.0, ge=1)
+    #: Tasks that classify the hot query's records (Python workers); about the cores the
+    #: stream may use. On a cluster, the executors' cores.
+    classify_tasks: int = Field(default=2, ge=1)
+    max_offsets_per_trigger: int = Field(default=100_000, ge=1)
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    # True: a gap in the Kafka offsets (retention outran the stream) stops the query instead
+    # of skipping data silently. Bronze is the audit trail, so losing records must be loud.
+    fail_on_data_loss: bool = True
+    #: How far behind the newest event time an event may arrive and still be on time. Gold
+    #: rows are stamped complete up to (newest event time - this); an event older than that
+    #: is late: it still lands everywhere, and is recorded in ops.late_events with its day.
+    watermark_delay_s: float = Field(default=600.0, ge=0)
+    #: Bound on one refine batch, read from bronze's Delta files (a soft limit: whole files).
+    max_bytes_per_refine_batch: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: CPU priority (nice, 0-19) of the stream's background process, which runs bronze and
+    #: silver: on a machine they share with gold's query, gold gets the cores first and
+    #: silver takes what is left (docs/decisions/0012-gold-first.md). 0: an equal share.
+    background_nice: int = Field(default=10, ge=0, le=19)
+    #: Tables written in parallel within one micro-batch (Delta commits are mostly waiting).
+    write_threads: int = Field(default=4, ge=1, le=32)
+
+
+class MaintenanceSettings(BaseModel):
+    """Table upkeep: compaction, VACUUM and checkpoint cleanup (scheduled by orchestration)."""
+
+    #: VACUUM keeps files younger than this. Readers and time travel need the old files; a
+    #: stream restarted after a longer pause may too. Delta itself refuses less than 168 h
+    #: unless its safety check is turned off; so does Rapport.
+    vacuum_retention_hours: float = Field(default=168.0, ge=0)
+    #: The smallest retention Rapport accepts without --force (Delta's own safe minimum).
+    min_vacuum_retention_hours: float = Field(default=168.0, ge=0)
+    #: Streaming checkpoints keep this many batches' metadata (Spark deletes older ones).
+    checkpoint_batches_to_retain: int = Field(default=100, ge=10)
+
+
+class DagsterSettings(BaseModel):
+    """Dagster's UI and daemon (`dagster dev`), started with the stack."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    #: DAGSTER_HOME: its dagster.yaml and the sqlite storage of runs, event logs, schedules
+    #: and backfills, kept across restarts. Defaults to <state_dir>/dagster.
+    home: Path | None = None
+    #: The code locations Dagster loads.
+    workspace: Path = PROJECT_ROOT / "workspace.yaml"
+    #: How many times the daemon retries a failed run (dagster.yaml's run_retries).
+    max_run_retries: int = Field(default=2, ge=0)
+    #: Runs at once (the rest queue). A Spark run takes a driver (~1 core, a few GiB); 2 lets
+    #: the minute's stream observation (no JVM) run beside a long backfill on 2 cores.
+    max_concurrent_runs: int = Field(default=2, ge=1)
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        """Where the UI answers (a wildcard address means loopback)."""
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+
+class DashboardSettings(BaseModel):
+    """The live dashboard (Streamlit), started with the stack."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8501, ge=1, le=65535)
+    start_timeout_s: float = Field(default=60.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"
+
+
+class QualitySettings(BaseModel):
+    """Quality gates, freshness SLAs and the alerts they raise."""
+
+    #: The freshness SLAs, one file a user edits (docs/quality.md lists what it declares).
+    sla_file: Path = PROJECT_ROOT / "quality" / "slas.yaml"
+    #: Where alerts are POSTed as JSON (Slack-compatible `text` included); None: log only.
+    #: A secret: a Slack or Teams webhook URL is a credential.
+    alert_webhook_url: SecretStr | None = None
+    #: How often the alert sensor evaluates the SLAs and gates (an alert goes out within
+    #: this plus one evaluation of a breach).
+    alert_interval_s: int = Field(default=15, ge=5)
+    #: Failing rows shown per check, in Dagster and in ops.quality_results.
+    examples_per_check: int = Field(default=5, ge=0, le=100)
+    #: Days of the stream's partitions the unpartitioned quality job validates (today and
+    #: the days before), when no partition range is given.
+    stream_check_days: int = Field(default=2, ge=1)
+
+
+class Settings(BaseSettings):
+    """Rapport's configuration. Nested fields use '__': RAPPORT_KAFKA__BOOTSTRAP_SERVERS."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAPPORT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    #: Local state: jars, broker data and logs, pid files, and the default lakehouse.
+    state_dir: Path = PROJECT_ROOT / "var"
+    #: Root of the Delta tables; a local folder by default, or s3a://bucket/prefix etc.
+    lakehouse_root: str | None = None
+    #: Root of the streaming checkpoints; keep it beside the lakehouse in production.
+    checkpoint_root: str | None = None
+    #: Landing zone of exports in the contract format (the simulator's history mode writes
+    #: `date=YYYY-MM-DD/*.jsonl` here); the historical load reads it. Local or s3a://.
+    landing_root: str | None = None
+    #: First day of the daily partitions (history load and daily aggregates) in Dagster.
+    history_start: date = date(2026, 1, 1)
+    #: The event contracts (JSON Schemas); point it at your own repository's contracts.
+    contracts_dir: Path = PROJECT_ROOT / "rapport" / "contracts" / "schemas"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    dagster: DagsterSettings = Field(default_factory=DagsterSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _derive_roots(self) -> Settings:
+        lakehouse = self.lakehouse_root or str(self.state_dir / "lakehouse")
+        self.lakehouse_root = _normalise_storage_uri(lakehouse, "lakehouse_root")
+        checkpoints = self.checkpoint_root or str(self.state_dir / "checkpoints")
+        self.checkpoint_root = _normalise_storage_uri(checkpoints, "checkpoint_root")
+        landing = self.landing_root or str(self.state_dir / "landing")
+        self.landing_root = _normalise_storage_uri(landing, "landing_root")
+        return self
+
+    # Derived locations: every module asks here instead of joining paths itself.
+    @property
+    def lakehouse(self) -> str:
+        assert self.lakehouse_root is not None
+        return self.lakehouse_root
+
+    @property
+    def checkpoints(self) -> str:
+        assert self.checkpoint_root is not None
+        return self.checkpoint_root
+
+    @property
+    def landing(self) -> str:
+        assert self.landing_root is not None
+        return self.landing_root
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.state_dir / "jars"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and process logs of the services `rapport up` starts."""
+        return self.state_dir / "run"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME of the stack's Dagster (an ignored folder under var/ by default)."""
+        home = self.dagster.home or self.state_dir / "dagster"
+        return home.expanduser().resolve()
+
+
+def _reveal(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, BaseModel):
+        return _reveal(dict(value))
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def revealed(settings: Settings) -> dict[str, object]:
+    """The settings as plain data, secrets included, for a process that must rebuild them."""
+    return {
+        name: _reveal(getattr(settings, name))
+        for name in type(settings).model_fields
+        if getattr(settings, name) is not None
+    }
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that rebuild exactly `settings` in a child process.
+
+    Secrets are revealed here on purpose: a child process needs them to connect. The result
+    goes into a child's environment only, never into a log or a file.
+    """
+    return {
+        f"RAPPORT_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in revealed(settings).items()
+    }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import)."""
+    return Settings()

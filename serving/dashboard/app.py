@@ -1,0 +1,175 @@
+"""The live dashboard: `streamlit run serving/dashboard/app.py` (started by `make run` on :8501).
+
+A layout only: the figures come from `serving.dashboard.panels` (gold through the embedded SQL) and
+the freshness lines from `quality.freshness` (the stream's ops table and Kafka's offsets).
+The page redraws its live part every few seconds by itself.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import streamlit as st
+
+from rapport.contracts.currency import NO_CURRENCY
+from rapport.settings import Settings, get_settings
+from serving.dashboard import panels
+from serving.sql import EmbeddedSql
+
+#: Seconds between redraws (the stream writes gold every batch; Kafka is probed each time).
+REFRESH_S = 5
+ORDERS_WINDOW_MIN = 60
+SIGNUPS_WINDOW_H = 24
+QUALITY_WINDOW_DAYS = 7
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _freshness() -> dict[str, str]:
+    """Each stream table's 'complete up to T, n s behind, SLA met' line, once per redraw."""
+    from quality.freshness import stream_freshness
+    from quality.slas import load_slas
+
+    settings = get_settings()
+    measured = stream_freshness(settings, load_slas(settings.quality.sla_file))
+    return {f.table: f.describe() for f in measured}
+
+
+def _fresh(table: str) -> None:
+    st.caption(f"`{table}`: {_freshness().get(table, 'no SLA declared')}")
+
+
+def _missing(reason: str | None) -> bool:
+    if reason:
+        st.info(reason)
+        return True
+    return False
+
+
+def _money(value: Any) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _sales(sql: EmbeddedSql, now: datetime) -> None:
+    st.subheader("Today's sales")
+    st.caption("One row per currency: money is never added across currencies.")
+    sales, why = panels.safely(panels.today_sales, sql, now.date())
+    if not _missing(why):
+        if not sales:
+            st.info("No sales today yet.")
+        for day in sales:
+            c = day.currency
+            if c == NO_CURRENCY:  # cancellations whose event stated no currency (v1)
+                st.metric(f"Cancellations, currency not stated ({c})", f"{day.cancellations:,}")
+                continue
+            cols = st.columns(5)
+            cols[0].metric(f"Orders today ({c})", f"{day.orders:,}")
+            cols[1].metric(f"Revenue today ({c})", _money(day.order_value))
+            cols[2].metric(f"Average order ({c})", _money(day.average_order_value))
+            cols[3].metric(f"Cancellations ({c})", f"{day.cancellations:,}")
+            cols[4].metric(f"Net revenue ({c})", _money(day.net_revenue))
+    _fresh("gold.sales_by_day")
+
+
+def _orders(sql: EmbeddedSql, now: datetime) -> None:
+    st.subheader(f"Orders, last {ORDERS_WINDOW_MIN} minutes")
+    since = panels.window_start(now, ORDERS_WINDOW_MIN)
+    frame, why = panels.safely(panels.orders_over_time, sql, since)
+    if not _missing(why):
+        if frame.empty:
+            st.info("No orders in this window yet.")
+        else:
+            left, right = st.columns(2)
+            by_region = frame.pivot_table(
+                index="minute", columns="region", values="orders", aggfunc="sum"
+            )
+            left.markdown("**Orders per minute, by region**")
+            left.bar_chart(by_region)
+            # Side by side, never stacked: a stack of currencies would draw a sum of them.
+            by_currency = frame.pivot_table(
+                index="minute", columns="currency", values="order_value", aggfunc="sum"
+            )
+            right.markdown("**Order value per minute, by currency** (each in its own)")
+            right.bar_chart(by_currency, stack=False)
+    _fresh("gold.orders_per_minute")
+
+
+def _customers(sql: EmbeddedSql, now: datetime) -> None:
+    st.subheader("Customers")
+    active, why = panels.safely(panels.active_customers, sql)
+    if not _missing(why):
+        cols = st.columns(2)
+        cols[0].metric("Active, last 5 minutes", f"{active.get('5m', 0):,}")
+        cols[1].metric("Active, last hour", f"{active.get('1h', 0):,}")
+    _fresh("gold.active_customers")
+    since = (now - timedelta(hours=SIGNUPS_WINDOW_H)).replace(tzinfo=None)
+    frame, why = panels.safely(panels.signups, sql, since)
+    if not _missing(why):
+        st.metric(f"New signups, last {SIGNUPS_WINDOW_H} h", f"{int(frame['signups'].sum()):,}")
+        if not frame.empty:
+            st.bar_chart(frame.set_index("hour")["signups"])
+    _fresh("gold.signups_per_hour")
+
+
+def _inventory(sql: EmbeddedSql) -> None:
+    st.subheader("Inventory")
+    stock, why = panels.safely(panels.stock_by_warehouse, sql)
+    if not _missing(why):
+        cols = st.columns(2)
+        cols[0].metric("Units on hand", f"{int(stock['on_hand'].sum()):,}")
+        cols[1].metric("Low-stock items", f"{int(stock['low_stock_skus'].sum()):,}")
+        if not stock.empty:
+            st.bar_chart(stock.set_index("warehouse")["on_hand"])
+    low, why = panels.safely(panels.low_stock, sql)
+    if not _missing(why):
+        st.markdown("**Low stock** (below the reorder point, largest shortfall first)")
+        st.dataframe(low, hide_index=True, width="stretch")
+    _fresh("gold.inventory_current")
+
+
+def _quality(sql: EmbeddedSql, now: datetime) -> None:
+    st.subheader("Data quality")
+    since = now.date() - timedelta(days=QUALITY_WINDOW_DAYS)
+    history, why = panels.safely(panels.quality_history, sql, since)
+    if _missing(why):
+        return
+    if history.empty:
+        st.info("No validations in the last week yet (they run with the daily and hourly jobs).")
+        return
+    cols = st.columns(2)
+    cols[0].metric("Validations, last 7 days", f"{int(history['validations'].sum()):,}")
+    cols[1].metric("Failed gate checks", f"{int(history['failed_checks'].sum()):,}")
+    st.bar_chart(history.pivot_table(index="validated_date", columns="table_name",
+                                     values="failed_checks", aggfunc="sum"))  # fmt: skip
+    failures, why = panels.safely(panels.quality_failures, sql, since)
+    if not _missing(why) and not failures.empty:
+        st.markdown("**Latest failures**")
+        st.dataframe(failures, hide_index=True, width="stretch")
+
+
+def _page(settings: Settings) -> None:
+    now = datetime.now(UTC)
+    sql = EmbeddedSql(settings)
+    try:
+        st.caption(f"Updated {now:%Y-%m-%d %H:%M:%S} UTC; redraws every {REFRESH_S} s.")
+        _sales(sql, now)
+        _orders(sql, now)
+        left, right = st.columns(2)
+        with left:
+            _customers(sql, now)
+        with right:
+            _inventory(sql)
+        _quality(sql, now)
+    finally:
+        sql.close()
+
+
+def main() -> None:
+    st.set_page_config(page_title="Rapport: live reports", layout="wide")
+    st.title("Rapport: sales, customers and stock, live")
+    live: Any = st.fragment(run_every=f"{REFRESH_S}s")(_page)
+    live(get_settings())
+
+
+if __name__ == "__main__":  # streamlit runs the page as __main__; importing it draws nothing
+    main()

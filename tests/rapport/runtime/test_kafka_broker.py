@@ -1,0 +1,141 @@
+"""The local Kafka 4 broker: real process, loopback only, idempotent start/stop, topics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psutil
+import pytest
+
+from rapport.runtime.kafka_broker import LocalKafkaBroker
+from rapport.settings import Settings
+from tests.conftest import SettingsFactory
+
+pytestmark = pytest.mark.kafka
+
+
+def listening_addresses(pid: int) -> set[tuple[str, int]]:
+    """The (address, port) pairs a process listens on, from its open sockets."""
+    return {
+        (c.laddr.ip, c.laddr.port)
+        for c in psutil.Process(pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+def test_broker_listens_on_loopback_only(kafka_broker: Any, settings: Settings) -> None:
+    pid = kafka_broker.status().pid
+    addresses = listening_addresses(pid)
+    ports = {port for _, port in addresses}
+    assert {settings.kafka.broker_port, settings.kafka.controller_port} <= ports
+    for ip, _ in addresses:
+        assert ip in {"127.0.0.1", "::ffff:127.0.0.1"}, f"listening on {ip}"
+
+
+def test_topics_exist_with_their_partitions(kafka_broker: Any, settings: Settings) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
+    try:
+        described = {t["name"]: t for t in admin.describe_topics(settings.kafka.event_topics)}
+    finally:
+        admin.close()
+    for spec in settings.kafka.topics.values():
+        assert len(described[spec.name]["partitions"]) == spec.partitions >= 3
+
+
+def test_kafka_python_negotiates_a_kafka_4_protocol(kafka_broker: Any, settings: Settings) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic = settings.kafka.topics["customers"].name
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_broker.bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    try:
+        assert producer.config["api_version"] >= (4, 0)
+        meta = producer.send(topic, key=b"c-1", value=b"hello").get(timeout=30)
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
+    try:
+        from kafka import TopicPartition
+
+        tp = TopicPartition(topic, meta.partition)
+        consumer.assign([tp])
+        consumer.seek(tp, meta.offset)
+        record = next(iter(consumer))
+        assert (record.key, record.value) == (b"c-1", b"hello")
+    finally:
+        consumer.close()
+
+
+def test_start_status_stop_are_idempotent(make_settings: SettingsFactory) -> None:
+    settings = make_settings("lifecycle")
+    broker = LocalKafkaBroker(settings)
+    assert broker.status().running is False
+    assert broker.stop() is False  # stopping a stopped broker is a no-op
+    try:
+        assert broker.start() is True
+        first_pid = broker.status().pid
+        assert broker.start() is False  # a second start changes nothing
+        assert broker.status().pid == first_pid
+        assert broker.answers()
+    finally:
+        assert broker.stop() is True
+    assert broker.status().running is False
+    assert not broker.answers()
+    assert broker.stop() is False
+
+
+def test_restart_keeps_data_and_does_not_reformat(make_settings: SettingsFactory) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    settings = make_settings("restart")
+    broker = LocalKafkaBroker(settings)
+    topic = settings.kafka.topics["orders"].name
+    try:
+        broker.start()
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
+        producer.send(topic, b"kept across restarts", partition=0).get(timeout=30)
+        producer.close()
+        meta_before = (broker.data_dir / "meta.properties").read_text()
+        broker.stop()
+        assert broker.format_storage() is False  # already formatted: left alone
+        broker.start()
+        assert (broker.data_dir / "meta.properties").read_text() == meta_before
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=broker.bootstrap_servers,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=10_000,
+        )
+        values = [r.value for r in consumer]
+        consumer.close()
+        assert values == [b"kept across restarts"]
+    finally:
+        broker.stop()
+
+
+def test_stale_pid_file_does_not_block_start(make_settings: SettingsFactory) -> None:
+    settings = make_settings("stale")
+    broker = LocalKafkaBroker(settings)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    broker.process.pid_file.write_text("999999999\n")  # a broker that died without cleanup
+    assert broker.status().running is False
+    try:
+        assert broker.start() is True
+        assert broker.status().running is True
+    finally:
+        broker.stop()
+
+
+def test_missing_jars_give_the_next_step(tmp_path: Any) -> None:
+    from rapport.runtime.processes import ServiceError
+
+    broker = LocalKafkaBroker(Settings(state_dir=tmp_path))
+    with pytest.raises(ServiceError, match="make setup"):
+        broker.start()

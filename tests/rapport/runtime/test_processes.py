@@ -1,0 +1,94 @@
+"""Pid-file supervision: stale files, reused pids and clean stops."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from rapport.runtime.processes import ManagedProcess, wait_until
+
+pytestmark = pytest.mark.unit
+
+
+def sleeper(
+    tmp_path: Path, marker: str = "rapport-test-sleeper"
+) -> tuple[ManagedProcess, list[str]]:
+    proc = ManagedProcess("sleeper", tmp_path, marker=marker)
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", marker]
+    return proc, argv
+
+
+def test_start_then_stop(tmp_path: Path) -> None:
+    proc, argv = sleeper(tmp_path)
+    pid = proc.start(argv).pid
+    assert proc.pid() == pid
+    assert proc.stop(timeout_s=10) is True
+    assert proc.pid() is None
+    assert not proc.pid_file.exists()
+    assert proc.stop() is False  # a second stop is a no-op
+
+
+def test_stale_pid_file_is_ignored_and_removed(tmp_path: Path) -> None:
+    proc, _ = sleeper(tmp_path)
+    proc.pid_file.write_text("999999999\n")
+    assert proc.pid() is None
+    assert not proc.pid_file.exists()
+
+
+def test_garbage_pid_file_is_ignored(tmp_path: Path) -> None:
+    proc, _ = sleeper(tmp_path)
+    proc.pid_file.write_text("not a pid")
+    assert proc.pid() is None
+
+
+def test_a_reused_pid_of_another_program_is_not_ours(tmp_path: Path) -> None:
+    proc, _ = sleeper(tmp_path)
+    import os
+
+    proc.pid_file.write_text(f"{os.getpid()}\n")  # alive, but pytest is not the sleeper
+    assert proc.pid() is None
+
+
+def test_marker_must_be_in_the_command_line(tmp_path: Path) -> None:
+    proc = ManagedProcess("x", tmp_path, marker="absent-marker")
+    with pytest.raises(ValueError, match="marker"):
+        proc.start([sys.executable, "-c", "pass"])
+
+
+def test_sigterm_ignoring_process_is_killed_after_timeout(tmp_path: Path) -> None:
+    marker = "rapport-test-stubborn"
+    proc = ManagedProcess("stubborn", tmp_path, marker=marker)
+    code = (
+        "import signal, time, pathlib; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        f"pathlib.Path({str(tmp_path / 'ready')!r}).touch(); time.sleep(60)"
+    )
+    proc.start([sys.executable, "-c", code, marker])
+    assert wait_until(lambda: (tmp_path / "ready").exists(), 10)
+    assert proc.stop(timeout_s=1) is True
+    assert proc.pid() is None
+
+
+def test_whole_group_stop_ends_children_that_ignore_sigterm(tmp_path: Path) -> None:
+    """A supervisor's children die with it, even one in its own session ignoring SIGTERM."""
+    marker = "rapport-test-supervisor"
+    proc = ManagedProcess("supervisor", tmp_path, marker=marker, whole_group=True)
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    code = (
+        "import subprocess, sys, time, pathlib;"
+        f"subprocess.Popen([sys.executable, '-c', {stubborn!r}]);"
+        f"subprocess.Popen([sys.executable, '-c', {stubborn!r}], start_new_session=True);"
+        f"pathlib.Path({str(tmp_path / 'ready')!r}).touch(); time.sleep(60)"
+    )
+    proc.start([sys.executable, "-c", code, marker])
+    assert wait_until(lambda: (tmp_path / "ready").exists() and len(proc.group_pids()) == 3, 10)
+    family = proc.group_pids()
+    assert proc.stop(timeout_s=5) is True
+    assert not [pid for pid in family if psutil.pid_exists(pid)]
+
+
+def test_wait_until_gives_up_at_the_deadline() -> None:
+    assert wait_until(lambda: False, 0.3, interval_s=0.05) is False
+    assert wait_until(lambda: True, 0.3) is True
