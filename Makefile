@@ -57,8 +57,8 @@ down: ## Stop the background stack
 status: ## Show what runs, with pids and addresses
 	@$(RUN) rapport status
 
-test: setup ## Run the whole test suite (starts and stops its own broker and Spark)
-	$(RUN) pytest
+test: setup ## Run the whole test suite (starts and stops its own broker and Spark); PYTEST_ARGS adds options
+	$(RUN) pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Only the fast tests (no JVM)
 	$(RUN) pytest -m unit
@@ -71,10 +71,11 @@ bench: setup ## Benchmarks into docs/benchmarks.md: the limit, the plain peer, R
 	$(RUN) python -m bench.delta_ops
 	$(RUN) python -m bench.sql
 
-lint: setup ## ruff (lint and format check) and mypy
+lint: setup ## ruff (lint and format check), mypy and the import contracts (lint-imports)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) lint-imports
 
 format: setup ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

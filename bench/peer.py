@@ -2,7 +2,7 @@
 
 Kafka -> from_json -> withWatermark -> dropDuplicatesWithinWatermark on the event id -> a
 daily count and sum of OrderPlaced totals per currency (update mode) -> foreachBatch MERGE
-into one Delta table, 1 s trigger, RocksDB state and 2 shuffle partitions (lakehouse.spark's
+into one Delta table, 1 s trigger, RocksDB state and 2 shuffle partitions (rapport.lakehouse.spark's
 session). It is what a competent engineer writes first; Rapport, which keeps many more
 tables exact, is measured against it on the same records.
 
@@ -18,6 +18,8 @@ import statistics
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
 
 from bench.limit import envelope_schema
 from bench.workload import DailyOrders
@@ -51,7 +53,6 @@ def valid_order(data: Column, subject: Column) -> Column:
 
 def daily_orders_stream(records: DataFrame, watermark_s: float) -> DataFrame:
     """Kafka records to the update-mode rows of (day, currency, orders, order_value)."""
-    from pyspark.sql import functions as F
 
     placed = default_catalog().latest("OrderPlaced")
     # Every record is parsed with OrderPlaced's payload: the peer needs no other fields, and

@@ -63,11 +63,11 @@ def bench_history(records: int) -> dict[str, Any]:
 def bench_live(rate: float, seconds: float) -> dict[str, Any]:
     """Send at `rate` for `seconds` to a fresh local broker; verify Kafka against the ledger."""
     from rapport.runtime.kafka_broker import LocalKafkaBroker
+    from rapport.runtime.ports import free_port
     from rapport.simulator.live import LiveRun, run_live
     from registry.client import RegistryClient
     from registry.deploy import register_all
     from registry.registry_service import RegistryService
-    from tests.conftest import free_port
 
     state = Path(tempfile.mkdtemp(prefix="rapport-bench-live-"))
     (state / "jars").symlink_to(PROJECT_ROOT / "var" / "jars", target_is_directory=True)

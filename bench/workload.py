@@ -203,10 +203,10 @@ def bench_stack(**overrides: Any) -> Iterator[Settings]:
     Spark sessions built from these settings use 2 shuffle partitions and no UI.
     """
     from rapport.runtime.kafka_broker import LocalKafkaBroker
+    from rapport.runtime.ports import free_port
     from registry.client import RegistryClient
     from registry.deploy import register_all
     from registry.registry_service import RegistryService
-    from tests.conftest import free_port
 
     state = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     (state / "jars").symlink_to(PROJECT_ROOT / "var" / "jars", target_is_directory=True)

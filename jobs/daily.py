@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.ownership import writer_engine
 from rapport.lakehouse.tables import (
     GOLD_COHORT_RETENTION,
@@ -51,7 +53,6 @@ def days_predicate(days: Sequence[date], column: str = "event_date") -> str:
 
 
 def _stamp(frame: DataFrame, table: TableDef) -> DataFrame:
-    from pyspark.sql import functions as F
 
     return frame.withColumn("computed_at", F.current_timestamp()).select(*table.schema.fieldNames())
 
@@ -59,7 +60,6 @@ def _stamp(frame: DataFrame, table: TableDef) -> DataFrame:
 def daily_sales(orders: DataFrame, order_lines: DataFrame) -> DataFrame:
     """Per day, region, channel, category and currency: orders containing the category,
     units and revenue (in the order's currency)."""
-    from pyspark.sql import functions as F
 
     placed = orders.select("event_id", "region", "channel", "currency")
     lines = order_lines.join(placed, "event_id")
@@ -73,7 +73,6 @@ def daily_sales(orders: DataFrame, order_lines: DataFrame) -> DataFrame:
 
 def _active(activity: DataFrame, orders: DataFrame) -> DataFrame:
     """(event_date, event_time, customer_id) of every event that makes a customer active."""
-    from pyspark.sql import functions as F
 
     acted = activity.where(F.col("activity").isin(*ACTIVE_LABELS))
     columns = ("event_date", "event_time", "customer_id")
@@ -82,7 +81,6 @@ def _active(activity: DataFrame, orders: DataFrame) -> DataFrame:
 
 def daily_customers(activity: DataFrame, orders: DataFrame, customers: DataFrame) -> DataFrame:
     """Per day: sign-ups, active customers, and the active ones registered before that day."""
-    from pyspark.sql import functions as F
 
     signups = (
         activity.where(F.col("activity") == "registered")
@@ -119,7 +117,6 @@ def cohort_retention(activity: DataFrame, orders: DataFrame, customers: DataFram
     `activity` and `orders` hold the activity weeks to compute (whole weeks); `customers`
     all customers, so every cohort's size is complete.
     """
-    from pyspark.sql import functions as F
 
     cohorts = customers.where(F.col("registered_at").isNotNull()).select(
         "customer_id", F.to_date(F.date_trunc("week", "registered_at")).alias("cohort_week")
@@ -151,7 +148,6 @@ def daily_inventory(movements: DataFrame) -> DataFrame:
     Closing stock is the day's movement with the highest sequence, so out-of-order arrival
     cannot change it. Turnover is units out over the day's average stock.
     """
-    from pyspark.sql import functions as F
 
     days = movements.groupBy("event_date", "sku", "warehouse").agg(
         F.max_by("on_hand_after", "sequence").cast("long").alias("closing_on_hand"),
@@ -179,7 +175,6 @@ def daily_billing(
     `invoices`, `payments` and `refunds` hold the days to compute; `all_payments` every
     payment known, so an invoice paid on a later day is not outstanding.
     """
-    from pyspark.sql import functions as F
 
     paid_ids = all_payments.select("invoice_id").distinct().withColumn("paid", F.lit(True))
     one = F.lit(1)

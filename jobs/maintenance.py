@@ -268,7 +268,7 @@ def _vacuum_with_delta_rs(settings: Settings, table: TableDef, retention: float)
 
 def _local_checkpoints(settings: Settings) -> Path:
     scheme = urlparse(settings.checkpoints).scheme
-    if len(scheme) > 1:  # one letter is a Windows drive, as in lakehouse.settings
+    if len(scheme) > 1:  # one letter is a Windows drive, as in rapport.settings
         raise NotImplementedError(
             f"checkpoint cleanup reads local folders only; checkpoint_root is "
             f"{settings.checkpoints!r} ({scheme}://). Clean it with that storage's own tools."

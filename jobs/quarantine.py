@@ -37,6 +37,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.spark import hadoop_path
 from rapport.lakehouse.tables import BRONZE_QUARANTINE, OPS_QUARANTINE_REPLAYS, OPS_STREAM_BATCHES
 from rapport.settings import Settings
@@ -117,7 +119,6 @@ def select_pending(quarantine: DataFrame, replays: DataFrame, selection: Selecti
     """The selected quarantine rows, with `original_reason`, the latest `reason` and how many
     failed replays (`retried`) each had; those replayed successfully are left out unless
     `selection.include_replayed`."""
-    from pyspark.sql import functions as F
 
     rows = quarantine
     if selection.since is not None:
@@ -152,7 +153,6 @@ def select_pending(quarantine: DataFrame, replays: DataFrame, selection: Selecti
 
 def summarise(pending: DataFrame) -> DataFrame:
     """One row per (reason, event type): how many records, when, one example to look at."""
-    from pyspark.sql import functions as F
 
     # The earliest record (then the lowest coordinates) is the example: the same every time.
     example = F.min(F.struct("quarantined_at", *COORDINATES))
@@ -186,7 +186,6 @@ def as_bronze(pending: DataFrame) -> DataFrame:
     Through `to_bronze`, the stream's own reading of the envelope: a corrected value gets its
     own event id, type and day. Quarantine keeps no headers, and nothing downstream reads them.
     """
-    from pyspark.sql import functions as F
 
     return to_bronze(
         pending.select(
@@ -203,7 +202,6 @@ def attempt_rows(
     pending: DataFrame, verdicts: DataFrame, replay_id: str, at: datetime
 ) -> DataFrame:
     """ops.quarantine_replays rows: each pending record with the verdict its replay got."""
-    from pyspark.sql import functions as F
 
     outcome = verdicts.select(
         *COORDINATES,
@@ -311,7 +309,6 @@ def list_quarantine(
 
 def stream_watermark(spark: SparkSession, settings: Settings) -> datetime | None:
     """The stream's newest watermark, to stamp the gold rows a replay recomputes."""
-    from pyspark.sql import functions as F
 
     frame = _read(spark, settings, OPS_STREAM_BATCHES)
     row = frame.agg(F.unix_micros(F.max("watermark")).alias("w")).first()

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
 from jobs.daily import read_days, replace_days
 from jobs.history import end_of
 from rapport.lakehouse.tables import (
@@ -147,7 +149,6 @@ def _day_totals(
     frame: DataFrame, figures: Sequence[str], per_currency: bool
 ) -> dict[Group, dict[str, Any]]:
     """The figures summed per day, and per currency where the table keeps one."""
-    from pyspark.sql import functions as F
 
     by = ("event_date", "currency") if per_currency else ("event_date",)
     totals = frame.groupBy(*by).agg(*[F.sum(f).alias(f) for f in figures])

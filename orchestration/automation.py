@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.quality_gates import silver_checks
 from orchestration.resources import RapportResource
-from rapport.lakehouse.layout import delta_uri
+from rapport.lakehouse.layout import existing_delta
 from rapport.lakehouse.tables import OPS_LATE_EVENTS, TABLES
 from rapport.settings import Settings
 
@@ -56,12 +56,8 @@ def late_event_days(
     """Days of late events recorded after `after` (and before `before`, a partition must be
     over), and the newest recorded_at seen: the sensor's next cursor. Today's late events
     are left to the daily schedule, which computes the day once it is over."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        delta = DeltaTable(delta_uri(OPS_LATE_EVENTS.location(settings)))
-    except TableNotFoundError:
+    delta = existing_delta(OPS_LATE_EVENTS.location(settings))
+    if delta is None:
         return [], after
     # Pushed down to the files' statistics: a minute's evaluation reads only new rows.
     filters: list[Any] = [("event_date", "<", before)]

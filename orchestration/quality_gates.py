@@ -154,19 +154,13 @@ def stream_quality_job() -> Any:
 
 
 def _versions(settings: Settings) -> dict[str, int]:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    from rapport.lakehouse.layout import delta_uri
+    from rapport.lakehouse.layout import existing_delta
 
     found = {}
     for target in (*SILVER_TABLES, *GOLD_TABLES):
-        try:
-            found[target.qualified_name] = DeltaTable(
-                delta_uri(target.location(settings))
-            ).version()
-        except TableNotFoundError:
-            continue
+        delta = existing_delta(target.location(settings))
+        if delta is not None:
+            found[target.qualified_name] = delta.version()
     return found
 
 

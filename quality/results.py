@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from rapport.lakehouse.layout import delta_uri
+from rapport.lakehouse.layout import existing_delta
 from rapport.lakehouse.tables import OPS_QUALITY_RESULTS
 from rapport.settings import Settings
 
@@ -29,13 +29,9 @@ def latest_verdicts(
     settings: Settings, days: int = 7, today: date | None = None
 ) -> list[GateVerdict]:
     """Per (table, partition) validated in the last `days` days, its newest verdict."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     today = today or datetime.now(UTC).date()
-    try:
-        delta = DeltaTable(delta_uri(OPS_QUALITY_RESULTS.location(settings)))
-    except TableNotFoundError:
+    delta = existing_delta(OPS_QUALITY_RESULTS.location(settings))
+    if delta is None:
         return []
     rows = delta.to_pyarrow_table(
         columns=[

@@ -6,7 +6,7 @@ query registers only the tables it names, at their current Delta snapshot; the c
 (`gold.sales_by_day`) are rewritten to the registered ones, since DataFusion's default catalog
 has no schemas. Delta time travel is written as in Spark SQL: `gold.sales_by_day VERSION AS
 OF 3` or `TIMESTAMP AS OF '2026-11-26 10:00:00'`. The tables keep deletion vectors and
-column mapping off (lakehouse.tables.COMMON_PROPERTIES), so delta-rs reads every one of them.
+column mapping off (rapport.lakehouse.tables.COMMON_PROPERTIES), so delta-rs reads every one of them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rapport.lakehouse.layout import LAYERS, delta_uri, table_location
+from rapport.lakehouse.layout import LAYERS, delta_uri, existing_delta, table_location
 from rapport.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,25 +134,25 @@ class EmbeddedSql:
         self.settings = settings
 
     def _attach(self, builder: QueryBuilder, ref: _Reference) -> None:
-        from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaError, TableNotFoundError
+        from deltalake.exceptions import DeltaError
 
-        uri = delta_uri(table_location(self.settings, ref.layer, ref.name))
+        location = table_location(self.settings, ref.layer, ref.name)
+        delta = existing_delta(location)
+        if delta is None:
+            if ref.qualified_name not in catalog_names():
+                raise SqlError(
+                    f"no table {ref.qualified_name} in the catalog; known tables: {_known()}"
+                )
+            raise SqlError(
+                f"{ref.qualified_name} holds no data yet (no Delta table at "
+                f"{delta_uri(location)}): start the stack (`make up`) and send events, "
+                "or run a backfill"
+            )
         try:
-            delta = DeltaTable(uri)
             if ref.version is not None:
                 delta.load_as_version(ref.version)
             elif ref.timestamp is not None:
                 delta.load_as_version(ref.timestamp)
-        except TableNotFoundError as exc:
-            if ref.qualified_name not in catalog_names():
-                raise SqlError(
-                    f"no table {ref.qualified_name} in the catalog; known tables: {_known()}"
-                ) from exc
-            raise SqlError(
-                f"{ref.qualified_name} holds no data yet (no Delta table at {uri}): "
-                "start the stack (`make up`) and send events, or run a backfill"
-            ) from exc
         except (DeltaError, ValueError, OSError) as exc:
             raise SqlError(
                 f"cannot read {ref.qualified_name} as asked ({exc}); "

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.tables import BRONZE_EVENTS
 
 if TYPE_CHECKING:
@@ -21,7 +23,6 @@ def to_bronze(kafka_records: DataFrame) -> DataFrame:
     A value that is not JSON, or JSON without CloudEvents attributes, gets null envelope
     columns and is still kept: validation and quarantine happen downstream of bronze.
     """
-    from pyspark.sql import functions as F
 
     text = F.col("value").cast("string")
     event_time = F.try_to_timestamp(F.get_json_object(text, "$.time"))
@@ -54,7 +55,6 @@ def landing_to_bronze(lines: DataFrame, day: date) -> DataFrame:
     Kafka timestamp is the start of the landing day, which is where a record without a
     readable time lands.
     """
-    from pyspark.sql import functions as F
 
     records = lines.select(
         F.lit(None).cast("binary").alias("key"),

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from rapport.contracts.currency import NO_CURRENCY
 from rapport.lakehouse.tables import (
     DAY_AND_CURRENCY,
@@ -36,7 +38,6 @@ ACTIVE_WINDOWS = (("5 minutes", 300), ("1 hour", 3600))
 
 
 def _stamp(frame: DataFrame, complete_up_to: datetime | None) -> DataFrame:
-    from pyspark.sql import functions as F
 
     return frame.withColumn("complete_up_to", F.lit(complete_up_to).cast("timestamp")).withColumn(
         "updated_at", F.current_timestamp()
@@ -45,7 +46,6 @@ def _stamp(frame: DataFrame, complete_up_to: datetime | None) -> DataFrame:
 
 def money(column: Column) -> Column:
     """A sum of money as the gold type; no rows means 0, not null."""
-    from pyspark.sql import functions as F
 
     return F.coalesce(column, F.lit(0)).cast(MONEY_SUM)
 
@@ -62,7 +62,6 @@ def daily_measures(
     `currency` column, or `values["currency"]` where it says otherwise. The grouping is
     `DAY_AND_CURRENCY`, the key of the per-day money tables, so sums never mix currencies.
     """
-    from pyspark.sql import functions as F
 
     def part(frame: DataFrame, values: dict[str, Column]) -> DataFrame:
         return frame.select(
@@ -84,7 +83,6 @@ def daily_measures(
 
 def orders_per_minute(orders: DataFrame, complete_up_to: datetime | None) -> DataFrame:
     """Orders and gross value per minute of event time, region, channel and currency."""
-    from pyspark.sql import functions as F
 
     minute = F.date_trunc("minute", "event_time").alias("minute")
     keys = [minute if k == "minute" else F.col(k) for k in GOLD_ORDERS_PER_MINUTE.keys]
@@ -107,7 +105,6 @@ def sales_by_day(
     """One row per day of event time and currency: orders, revenue, AOV, cancellations,
     refunds, net. A cancellation counts under its order's currency (OrderCancelled v2 states
     it); one that states none (v1) counts under `NO_CURRENCY`."""
-    from pyspark.sql import functions as F
 
     one = F.lit(1)
     cancelled = {
@@ -136,7 +133,6 @@ def sales_by_day(
 
 def signups_per_hour(activity: DataFrame, complete_up_to: datetime | None) -> DataFrame:
     """New customers (CustomerRegistered) per hour of event time."""
-    from pyspark.sql import functions as F
 
     hours = (
         activity.where(F.col("activity") == "registered")
@@ -154,7 +150,6 @@ def active_customers(
 
     Active: signed up, logged in or placed an order, with event time in (as_of - w, as_of].
     """
-    from pyspark.sql import functions as F
 
     seen = activity.where(F.col("activity").isin(*ACTIVE_LABELS)).select(
         "customer_id", "event_time"
@@ -179,7 +174,6 @@ def active_customers(
 
 def inventory_current(inventory: DataFrame, complete_up_to: datetime | None) -> DataFrame:
     """Stock on hand per sku and warehouse, flagged when below its reorder point."""
-    from pyspark.sql import functions as F
 
     current = inventory.select(
         "sku",

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import GOLD_QUERY
 from rapport.lakehouse.spark import hadoop_path, use_pool
@@ -83,7 +85,6 @@ def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFra
     on event time: an event hours late in event time is still counted, and a replayed batch
     sees the same watermark.
     """
-    from pyspark.sql import functions as F
 
     horizon = f"{int(settings.stream.dedup_horizon_s)} seconds"
     # One Python task per Kafka partition (12 here) costs more in start-up than a small
@@ -280,7 +281,6 @@ def rebuild_from_bronze(
     every record a batch load put there. Their verdicts, each valid event id once, give gold
     in full; the hot query then starts right after those offsets.
     """
-    from pyspark.sql import functions as F
 
     bronze = spark.read.format("delta").load(BRONZE_EVENTS.location(settings)).persist()
     try:

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
 from rapport.contracts.currency import NO_CURRENCY
 from rapport.lakehouse.tables import (
     GOLD_INVENTORY_CURRENT,
@@ -125,7 +127,6 @@ def inventory_updates() -> dict[str, str]:
 
 def gold_increments(rows: SilverRows, complete_up_to: datetime | None) -> dict[str, DataFrame]:
     """Per gold table, the rows the new silver rows add (tables they do not touch are absent)."""
-    from pyspark.sql import functions as F
 
     out: dict[str, DataFrame] = {}
     if rows.orders is not None:

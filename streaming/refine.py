@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import REFINE_QUERY
 from rapport.lakehouse.spark import hadoop_path, use_pool
@@ -146,7 +148,6 @@ class Refiner:
 
     def prepare(self, spark: SparkSession) -> None:
         """Check the checkpoint against the tables, and resume the watermark and positions."""
-        from pyspark.sql import functions as F
 
         self.app_id = check_checkpoint(spark, self.settings)
         ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
@@ -232,7 +233,6 @@ class Refiner:
         stream: bool,
         complete_up_to: datetime | None,
     ) -> None:
-        from pyspark.sql import functions as F
 
         spark = batch.sparkSession
         verdicts = classify_bronze(batch, self.settings).persist()
@@ -270,7 +270,6 @@ class Refiner:
 
     def _track_positions(self, verdicts: DataFrame) -> None:
         """Remember the next Kafka offset per partition, for the lag in the metrics."""
-        from pyspark.sql import functions as F
 
         positions = verdicts.groupBy("topic", "partition").agg(F.max("offset").alias("o"))
         for row in positions.collect():
@@ -285,7 +284,6 @@ class Refiner:
         watermark: datetime | None,
         report: BatchReport,
     ) -> None:
-        from pyspark.sql import functions as F
 
         dates = [
             r[0]
@@ -409,7 +407,6 @@ class Refiner:
         date_column: str = "event_date",
     ) -> DataFrame | None:
         """Append the rows whose key the table does not hold yet; returns them (persisted)."""
-        from pyspark.sql import functions as F
 
         if not dates:
             return None
@@ -478,7 +475,6 @@ class Refiner:
         dates: Sequence[str],
     ) -> DataFrame | None:
         """Events new to silver whose time is behind the watermark the batch started with."""
-        from pyspark.sql import functions as F
 
         new_ids = [f.select("event_id") for f in fresh.values() if f is not None]
         if watermark is None or not new_ids:
@@ -628,7 +624,6 @@ def check_checkpoint(spark: SparkSession, settings: Settings) -> str | None:
     every write would be skipped in silence. So: no checkpoint yet means a new query id and
     a full, deduplicated replay of bronze; a checkpoint behind ops.stream_batches is refused.
     """
-    from pyspark.sql import functions as F
 
     checkpoint = refine_checkpoint(settings)
     query_id = checkpoint_query_id(spark, checkpoint)

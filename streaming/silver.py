@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.tables import (
     SILVER_CUSTOMER_ACTIVITY,
     SILVER_CUSTOMERS,
@@ -42,7 +44,6 @@ def valid_events(verdicts: DataFrame) -> DataFrame:
     A duplicate is the same event sent again, so which copy is kept does not matter; doing
     it once here spares every silver table its own shuffle.
     """
-    from pyspark.sql import functions as F
 
     return event_columns(verdicts.where(F.col("valid")).dropDuplicates(["event_id"]))
 
@@ -53,7 +54,6 @@ def event_columns(valid: DataFrame, *extra: str) -> DataFrame:
     The stream's hot path deduplicates in Spark's state store before this, and keeps the
     `extra` columns (its Kafka coordinates); batch loads go through `valid_events`.
     """
-    from pyspark.sql import functions as F
 
     return valid.select(
         *extra,
@@ -69,7 +69,6 @@ def event_columns(valid: DataFrame, *extra: str) -> DataFrame:
 
 
 def _label(types: Sequence[str]) -> Column:
-    from pyspark.sql import functions as F
 
     mapping = F.create_map(*[F.lit(x) for t in types for x in (t, EVENT_LABELS[t])])
     return mapping[F.col("event_type")]
@@ -77,7 +76,6 @@ def _label(types: Sequence[str]) -> Column:
 
 def _parsed(events: DataFrame, table: TableDef) -> DataFrame:
     """The events of `table`'s sources (from `valid_events`), with `data` parsed."""
-    from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
     # Parsed with the union of the sources' latest contracts: a field a newer compatible
@@ -90,7 +88,6 @@ def _parsed(events: DataFrame, table: TableDef) -> DataFrame:
 
 def event_rows(events: DataFrame, table: TableDef) -> DataFrame:
     """Rows of an append-only silver event table, one per event id, in its schema."""
-    from pyspark.sql import functions as F
 
     parsed = _parsed(events, table)
     derived: dict[str, Column] = {}
@@ -110,7 +107,6 @@ def event_rows(events: DataFrame, table: TableDef) -> DataFrame:
 
 def order_line_rows(events: DataFrame) -> DataFrame:
     """silver.order_lines rows: each OrderPlaced exploded to its lines, numbered from 1."""
-    from pyspark.sql import functions as F
 
     lines = _parsed(events, SILVER_ORDER_LINES).select(
         "event_id",
@@ -146,7 +142,6 @@ def customer_changes(events: DataFrame) -> DataFrame:
     batched; the MERGE applies it only if it is newer than what the table holds.
     """
     from pyspark.sql import Window
-    from pyspark.sql import functions as F
 
     parsed = _parsed(events, SILVER_CUSTOMERS).select(
         "event_id", "event_type", "event_time", "data.*"
@@ -179,7 +174,6 @@ def customer_changes(events: DataFrame) -> DataFrame:
 
 def inventory_changes(movements: DataFrame) -> DataFrame:
     """One silver.inventory candidate row per sku and warehouse: its highest sequence here."""
-    from pyspark.sql import functions as F
 
     newest = F.max_by(
         F.struct("on_hand_after", "reorder_point", "event_time", "event_id"), "sequence"

@@ -1,19 +1,23 @@
 """Bronze rows to verdicts, in Spark: valid events go on, the rest to bronze.quarantine.
 
-The verdict itself is `rapport.contracts.classify.classify`, the same code the batch loads use; this
-module runs it inside Spark's Python workers (mapInPandas), each worker with its own cached
-registry resolver, so a new schema id is fetched once and no restart is needed.
+The verdict itself is `rapport.contracts.classify.classify`, the same code the batch loads
+use; this module runs it inside Spark's Python workers (mapInPandas), each worker with its own
+cached registry resolver, so a new schema id is fetched once and no restart is needed.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.tables import BRONZE_QUARANTINE
-from rapport.settings import Settings, revealed
+from rapport.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,31 +44,56 @@ VERDICT_COLUMNS = (
     "contract_version int, schema_id int, data_json string"
 )
 
-_RESOLVERS: dict[str, Any] = {}
+#: The variable a Python worker reads the registry's password from. It travels in the Python
+#: function's environment (SparkContext.environment), never in the pickled closure.
+PASSWORD_ENV = "RAPPORT_REGISTRY__PASSWORD"
 
 
-def _resolver(settings_payload: str) -> Any:
+@dataclass(frozen=True)
+class WorkerRegistry:
+    """What a Python worker needs to reach the registry: plain values, never a secret.
+
+    The workers get this instead of the settings: the registry's URL and user, and where the
+    contract files are. A password, if the registry has one, reaches them as PASSWORD_ENV.
+    """
+
+    url: str
+    username: str | None
+    contracts_dir: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> WorkerRegistry:
+        return cls(settings.registry.url, settings.registry.username, str(settings.contracts_dir))
+
+
+_RESOLVERS: dict[WorkerRegistry, Any] = {}
+
+
+def _resolver(registry: WorkerRegistry) -> Any:
     """One resolver per Python worker and registry: its cache lives as long as the worker."""
-    found = _RESOLVERS.get(settings_payload)
+    found = _RESOLVERS.get(registry)
     if found is None:
+        from pathlib import Path
+
         from rapport.contracts.catalog import load_catalog
+        from rapport.settings import RegistrySettings
         from registry.client import RegistryClient
         from registry.resolver import RegistryResolver
 
-        settings = Settings.model_validate(json.loads(settings_payload))
-        found = RegistryResolver(
-            RegistryClient(settings.registry), load_catalog(settings.contracts_dir)
+        reach = RegistrySettings(
+            url=registry.url, username=registry.username, password=os.environ.get(PASSWORD_ENV)
         )
-        _RESOLVERS[settings_payload] = found
+        found = RegistryResolver(RegistryClient(reach), load_catalog(Path(registry.contracts_dir)))
+        _RESOLVERS[registry] = found
     return found
 
 
-def _verdicts(settings_payload: str, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _verdicts(registry: WorkerRegistry, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
     from rapport.contracts.classify import classify
 
-    resolver = _resolver(settings_payload)
+    resolver = _resolver(registry)
     found = ("valid", "reason", "event_id", "event_type", "subject", "contract_version",
              "schema_id", "data_json")  # fmt: skip
     for frame in frames:
@@ -85,15 +114,17 @@ def _verdicts(settings_payload: str, frames: Iterable[pd.DataFrame]) -> Iterator
 
 def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:
     """One verdict row per bronze row, keyed by its Kafka coordinates."""
-    # The workers rebuild the settings, registry credentials included, to reach the registry.
-    payload = json.dumps(revealed(settings))
+    password = settings.registry.password
+    if password is not None:
+        bronze.sparkSession.sparkContext.environment[PASSWORD_ENV] = password.get_secret_value()
     source = bronze.select(*PASSTHROUGH)
-    return source.mapInPandas(functools.partial(_verdicts, payload), schema=VERDICT_COLUMNS)
+    return source.mapInPandas(
+        functools.partial(_verdicts, WorkerRegistry.of(settings)), schema=VERDICT_COLUMNS
+    )
 
 
 def quarantine_rows(verdicts: DataFrame) -> DataFrame:
     """bronze.quarantine rows for the records whose verdict is not valid."""
-    from pyspark.sql import functions as F
 
     return (
         verdicts.where(~F.col("valid"))

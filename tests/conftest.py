@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rapport.runtime.ports import free_port
 from rapport.settings import PROJECT_ROOT, Settings, TopicSpec, settings_env
+from tests.helpers.settings import SettingsFactory
+from tests.helpers.webhook import WebhookReceiver
 
 PROJECT_JARS = PROJECT_ROOT / "var" / "jars"
 
@@ -26,49 +27,12 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 
-_HANDED_OUT: set[int] = set()
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port() -> int:
-    """A free listening port *below* the ephemeral range, never handed out twice.
-
-    A port the kernel picks for `bind(0)` comes from the ephemeral range, which outgoing
-    connections (every Kafka client) also draw from: between picking it and the service
-    binding it, a client could take it. Ports below that range are only ever taken on purpose.
-    """
-    import random
-
-    low = min(_ephemeral_low(), 32768)
-    for _ in range(1000):
-        port = random.randrange(20000, low)
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError("no free port found below the ephemeral range")
-
-
 def _require_jars() -> None:
     if (
         not (PROJECT_JARS / "spark-runtime").is_dir()
         or not (PROJECT_JARS / "kafka-broker").is_dir()
     ):
         pytest.fail(f"JVM jars missing in {PROJECT_JARS}: run `make setup` (make test does it)")
-
-
-SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture(scope="session")
@@ -149,13 +113,6 @@ def child_env(settings: Settings) -> Callable[[Settings], dict[str, str]]:
     return build
 
 
-def rapport_bin() -> Path:
-    """The `rapport` console script of the environment running the tests."""
-    import sys
-
-    return Path(sys.executable).with_name("rapport")
-
-
 @pytest.fixture(scope="session")
 def schema_registry(settings: Settings, kafka_broker: Any) -> Iterator[Any]:
     """The bundled schema registry, on the session broker, with every contract registered."""
@@ -211,53 +168,6 @@ def isolated(
         return own
 
     return build
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint standing in for Slack or a pager: it keeps every JSON body."""
-
-    def __init__(self) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        received: list[dict[str, Any]] = []
-        self.received = received
-        lock = threading.Lock()
-        self.lock = lock
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def notices(self, **match: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [n for n in self.received if all(n.get(k) == v for k, v in match.items())]
-
-    def wait_for(self, timeout_s: float, **match: str) -> dict[str, Any]:
-        """The first notice matching `match`, polling until the deadline."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = self.notices(**match)
-            if found:
-                return found[0]
-            time.sleep(0.2)
-        raise AssertionError(f"no notice {match} within {timeout_s} s; got {self.received}")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from rapport.lakehouse.layout import delta_uri
+from rapport.lakehouse.layout import existing_delta
 from rapport.lakehouse.ownership import REFINE_QUERY
 from rapport.lakehouse.tables import OPS_STREAM_BATCHES, TableDef
 from rapport.settings import Settings
@@ -17,12 +17,8 @@ from rapport.settings import Settings
 
 def observe_table(settings: Settings, table: TableDef) -> dict[str, Any] | None:
     """Version, last commit time, files and rows of a table from its Delta log; None if absent."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        delta = DeltaTable(delta_uri(table.location(settings)))
-    except TableNotFoundError:
+    delta = existing_delta(table.location(settings))
+    if delta is None:
         return None
     actions = delta.get_add_actions(flatten=True)
     column = actions.column("num_records") if actions.num_rows else None
@@ -41,13 +37,9 @@ def last_stream_batch(
     settings: Settings, today: date | None = None, query: str = REFINE_QUERY
 ) -> dict[str, Any] | None:
     """The newest ops.stream_batches row of streaming query `query` in the last two days."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     today = today or datetime.now(UTC).date()
-    try:
-        delta = DeltaTable(delta_uri(OPS_STREAM_BATCHES.location(settings)))
-    except TableNotFoundError:
+    delta = existing_delta(OPS_STREAM_BATCHES.location(settings))
+    if delta is None:
         return None
     since = today - timedelta(days=1)
     rows = delta.to_pyarrow_table(

@@ -31,13 +31,14 @@ from pydantic import SecretStr
 
 from orchestration.dagster_service import DagsterService
 from quality.slas import load_slas
+from rapport.runtime.ports import free_port
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
 from rapport.simulator.wire import ChaosConfig
 from streaming.stream_service import StreamService
-from tests.conftest import WebhookReceiver, free_port
-from tests.streaming.test_refine import send, shop_records
+from tests.helpers.streams import send, shop_records
+from tests.helpers.webhook import WebhookReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark]
 

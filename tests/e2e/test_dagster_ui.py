@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,13 +18,13 @@ import psutil
 import pytest
 
 from orchestration.dagster_service import DagsterService
+from rapport.runtime.ports import free_port
 from rapport.runtime.processes import wait_until
 from rapport.settings import PROJECT_ROOT, Settings, settings_env
-from tests.conftest import free_port
+from tests.helpers.browser import ARTIFACTS, chromium
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
 #: How long the browser may take to draw what is asserted (ms); it polls, it does not sleep.
 DRAWN_WITHIN_MS = 30_000
 
@@ -39,14 +38,6 @@ print(json.dumps([
     for spec in definitions.resolve_all_asset_specs()
 ]))
 """
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail("Chromium is missing: `make setup` installs it (apt-get install -y chromium)")
 
 
 def assets_in_definitions(settings: Settings) -> list[dict[str, Any]]:

@@ -21,14 +21,14 @@ import pytest
 from jobs.history import load_days
 from rapport.contracts.catalog import default_catalog
 from rapport.lakehouse.tables import GOLD_SALES_BY_DAY
+from rapport.runtime.ports import free_port
 from rapport.settings import Settings
 from rapport.simulator.history import write_history
 from rapport.simulator.shop import ShopConfig
 from rapport.simulator.wire import ChaosConfig
 from serving.dashboard.dashboard_service import DashboardService
 from serving.sql import query
-from tests.conftest import free_port
-from tests.e2e.test_dagster_ui import ARTIFACTS, chromium
+from tests.helpers.browser import ARTIFACTS, chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.kafka]
 

@@ -24,8 +24,8 @@ from rapport.simulator.ledger import Ledger
 from rapport.simulator.wire import ChaosConfig
 from streaming.runner import BACKGROUND, status_file
 from streaming.stream_service import StreamService
-from tests.streaming.ledger_checks import assert_tables_match
-from tests.streaming.test_refine import START, send, shop_records
+from tests.helpers.ledger_checks import assert_tables_match
+from tests.helpers.streams import START, send, shop_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark]
 

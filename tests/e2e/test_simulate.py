@@ -17,7 +17,7 @@ import pytest
 from rapport.runtime.kafka_offsets import end_offsets, records_between
 from rapport.runtime.processes import wait_until
 from rapport.settings import PROJECT_ROOT, Settings
-from tests.conftest import rapport_bin
+from tests.helpers.settings import rapport_bin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

@@ -19,7 +19,7 @@ import pytest
 from rapport.lakehouse.tables import BRONZE_EVENTS
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
-from tests.conftest import SettingsFactory, rapport_bin
+from tests.helpers.settings import SettingsFactory, rapport_bin
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from jobs.maintenance import (
 )
 from rapport.lakehouse.tables import TableDef
 from rapport.settings import Settings
-from tests.conftest import SettingsFactory
+from tests.helpers.settings import SettingsFactory
 
 #: A small partitioned table of the tests' own, in a lakehouse of their own.
 PROBE = TableDef(

@@ -14,7 +14,7 @@ from rapport.lakehouse.spark_catalog import ensure_table
 from rapport.lakehouse.tables import REF_FX_RATES
 from serving.fx import MissingRateError, convert, rates_from_rows, read_rates
 from serving.sql import query
-from tests.conftest import SettingsFactory
+from tests.helpers.settings import SettingsFactory
 
 pytestmark = pytest.mark.spark
 

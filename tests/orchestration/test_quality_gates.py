@@ -28,7 +28,7 @@ from rapport.lakehouse.tables import (
     TableDef,
 )
 from rapport.settings import Settings, revealed
-from tests.conftest import WebhookReceiver
+from tests.helpers.webhook import WebhookReceiver
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 

@@ -10,7 +10,7 @@ import pytest
 from orchestration.resources import RapportResource
 from rapport.lakehouse.tables import TABLES
 from rapport.settings import revealed
-from tests.conftest import SettingsFactory
+from tests.helpers.settings import SettingsFactory
 
 pytestmark = pytest.mark.spark
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from quality.alerts import AlertState, Breach, Notifier, advance
-from tests.conftest import WebhookReceiver
+from tests.helpers.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.unit
 

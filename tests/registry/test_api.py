@@ -17,11 +17,12 @@ import requests
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from rapport.runtime.ports import free_port
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from registry.api import MEDIA_TYPE, create_app
 from registry.store import KafkaSchemaStore
-from tests.conftest import SettingsFactory, free_port
+from tests.helpers.settings import SettingsFactory
 
 pytestmark = pytest.mark.kafka
 

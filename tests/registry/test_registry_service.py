@@ -15,11 +15,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from rapport.runtime.ports import free_port
 from rapport.runtime.processes import ServiceError, wait_until
 from rapport.settings import Settings
 from registry.client import RegistryClient, RegistryError
 from registry.registry_service import RegistryService
-from tests.conftest import SettingsFactory, free_port
+from tests.helpers.settings import SettingsFactory
 
 pytestmark = pytest.mark.kafka
 

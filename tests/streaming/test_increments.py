@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyspark.sql import functions as F
 
 from rapport.lakehouse import delta_rs
 from rapport.lakehouse.delta_rs import Txn
@@ -125,14 +126,13 @@ def test_stock_takes_only_a_newer_movement_and_low_stock_follows(tmp_path: Path)
 def test_the_driver_adds_up_exactly_what_the_spark_aggregates_do(spark: Any) -> None:
     """The hot query's Python increments equal `streaming.gold` over the same events."""
     import pyarrow as pa
-    from pyspark.sql import functions as F
 
     from rapport.contracts.catalog import default_catalog
     from rapport.contracts.classify import CatalogResolver, classify
     from rapport.simulator.wire import ChaosConfig
     from streaming.hot import silver_rows
     from streaming.increments import EVENT_FIELDS, gold_increments, local_increments
-    from tests.streaming.test_refine import START, shop_records
+    from tests.helpers.streams import START, shop_records
 
     chaos = ChaosConfig(duplicates=0.05, out_of_order=0.1, late=0.05, malformed=0.02)
     resolver = CatalogResolver(default_catalog())

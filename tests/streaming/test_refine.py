@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,60 +12,14 @@ from rapport.contracts.catalog import default_catalog
 from rapport.lakehouse.tables import OPS_LATE_EVENTS, OPS_STREAM_BATCHES, SILVER_ORDERS
 from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
-from rapport.simulator.shop import Shop, ShopConfig
-from rapport.simulator.wire import ChaosConfig, WireRecord, wire_records
+from rapport.simulator.wire import ChaosConfig
 from registry.producer import EventProducer
-from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
-from tests.streaming.ledger_checks import assert_tables_match, rows
+from tests.helpers.ledger_checks import assert_tables_match, rows
+from tests.helpers.streams import START, run_stream, send, shop_records
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
-
-START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # the run crosses midnight: two days
-
-
-def times(start: datetime, step_ms: int) -> Iterator[datetime]:
-    at = start
-    while True:
-        yield at
-        at += timedelta(milliseconds=step_ms)
-
-
-def shop_records(seed: int, actions: int, start: datetime, chaos: ChaosConfig) -> list[WireRecord]:
-    shop = Shop(ShopConfig(seed=seed, run_tag=f"r{seed}", v2_share=0.3), default_catalog())
-    events = shop.events(times(start, 500))
-    return list(
-        wire_records((e for _, e in zip(range(actions), events, strict=False)), chaos, seed)
-    )
-
-
-def send(settings: Settings, records: Iterable[WireRecord], ledger: Ledger) -> None:
-    topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
-    with EventProducer(settings, transport="librdkafka") as producer:
-        for r in records:
-            producer.send_raw(topics[r.domain], r.key, r.value, r.reason or "event")
-            ledger.record(r)
-
-
-def drain(query: Any, *closing: Any) -> None:
-    """Run a started query until it has processed everything available; then stop it."""
-    try:
-        query.processAllAvailable()
-    finally:
-        query.stop()
-        for resource in closing:
-            resource.close()
-
-
-def run_stream(spark: Any, settings: Settings) -> None:
-    """The three queries, one after the other, each until it has processed everything."""
-    gold = GoldStream(settings)
-    drain(start_gold_query(spark, gold), gold)
-    drain(start_bronze_query(spark, settings))
-    refiner = Refiner(settings)
-    drain(start_refine_query(spark, refiner), refiner)
-
 
 CHAOS = ChaosConfig(
     duplicates=0.05,
@@ -152,11 +105,11 @@ def test_a_new_compatible_version_lands_in_silver_without_a_restart(
     import orjson
 
     from rapport.contracts.envelope import envelope
+    from rapport.runtime.ports import free_port
     from rapport.runtime.processes import wait_until
     from registry.client import RegistryClient
     from registry.deploy import register_all
     from registry.registry_service import RegistryService
-    from tests.conftest import free_port
 
     base = isolated()
     # A registry of the test's own: v3 must not leak into the session's shared one.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +19,8 @@ from rapport.simulator.shop import Shop, ShopConfig
 from rapport.simulator.wire import ChaosConfig, wire_records
 from registry.producer import EventProducer
 from registry.resolver import RegistryResolver
-from streaming.validation import classify_bronze
-from tests.streaming.test_refine import run_stream
+from streaming.validation import PASSWORD_ENV, WorkerRegistry, classify_bronze
+from tests.helpers.streams import run_stream
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 KAFKA_TIME = datetime(2026, 3, 1, tzinfo=UTC)
@@ -98,3 +99,34 @@ def test_every_bad_record_is_quarantined_once_with_its_reason(
 
     run_both()  # again, from the checkpoints: nothing is quarantined twice
     assert len(quarantined_now()) == bad
+
+
+def test_the_workers_get_plain_values_and_never_the_password(
+    spark: Any, settings: Settings
+) -> None:
+    from pydantic import SecretStr
+
+    from streaming.bronze import to_bronze
+
+    secret = "s3cr3t-registry-password"
+    guarded = settings.model_copy(
+        update={
+            "registry": settings.registry.model_copy(
+                update={"username": "rapport", "password": SecretStr(secret)}
+            )
+        }
+    )
+    kafka = spark.createDataFrame(
+        [(b"k", b"{}", "t", 0, 0, KAFKA_TIME, 0, [])],
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp,"
+        " timestampType int, headers array<struct<key:string,value:binary>>",
+    )
+    try:
+        verdicts = classify_bronze(to_bronze(kafka), guarded)
+        shipped = WorkerRegistry.of(guarded)
+        assert secret.encode() not in pickle.dumps(shipped)
+        assert shipped.username == "rapport"
+        assert secret not in verdicts._jdf.queryExecution().toString()
+        assert spark.sparkContext.environment[PASSWORD_ENV] == secret
+    finally:
+        spark.sparkContext.environment.pop(PASSWORD_ENV, None)

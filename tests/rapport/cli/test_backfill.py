@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from rapport.cli.backfill_cmd import backfill
-from tests.conftest import free_port
+from rapport.runtime.ports import free_port
 
 pytestmark = pytest.mark.unit
 

@@ -135,7 +135,7 @@ def test_kafka_start_without_jars_says_run_setup(isolated: Path) -> None:
 def test_produce_without_a_broker_says_how_to_start_one(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import free_port
+    from rapport.runtime.ports import free_port
 
     monkeypatch.setenv("RAPPORT_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
     result = CliRunner().invoke(main, ["produce", "orders", "{}"])

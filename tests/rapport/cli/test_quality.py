@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from rapport.cli.quality_cmd import freshness, quality
+from rapport.runtime.ports import free_port
 from rapport.settings import get_settings
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.unit
 

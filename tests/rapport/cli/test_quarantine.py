@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from jobs.quarantine import ReasonOutcome, ReplayReport
 from rapport.cli.main import main
 from rapport.cli.quarantine_cmd import describe_report, quarantine, render_summary
-from tests.conftest import free_port
+from rapport.runtime.ports import free_port
 
 pytestmark = pytest.mark.unit
 

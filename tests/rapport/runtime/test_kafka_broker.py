@@ -9,7 +9,7 @@ import pytest
 
 from rapport.runtime.kafka_broker import LocalKafkaBroker
 from rapport.settings import Settings
-from tests.conftest import SettingsFactory
+from tests.helpers.settings import SettingsFactory
 
 pytestmark = pytest.mark.kafka
 

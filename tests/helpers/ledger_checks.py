@@ -11,6 +11,8 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pyspark.sql import functions as F
+
 from rapport.lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
@@ -37,7 +39,6 @@ def _money(value: Any) -> str:
 
 def silver_counts(spark: Any, settings: Settings) -> Counter[str]:
     """Events per type across the silver event tables (each event id once)."""
-    from pyspark.sql import functions as F
 
     found: Counter[str] = Counter()
     for table in EVENT_TABLES:

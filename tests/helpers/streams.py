@@ -1,0 +1,61 @@
+"""Feed the shop's events to Kafka and run the stream's queries until they have drained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rapport.contracts.catalog import default_catalog
+from rapport.settings import Settings
+from rapport.simulator.ledger import Ledger
+from rapport.simulator.shop import Shop, ShopConfig
+from rapport.simulator.wire import ChaosConfig, WireRecord, wire_records
+from registry.producer import EventProducer
+from streaming.hot import GoldStream, start_gold_query
+from streaming.ingest import start_bronze_query, start_refine_query
+from streaming.refine import Refiner
+
+START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # the run crosses midnight: two days
+
+
+def times(start: datetime, step_ms: int) -> Iterator[datetime]:
+    at = start
+    while True:
+        yield at
+        at += timedelta(milliseconds=step_ms)
+
+
+def shop_records(seed: int, actions: int, start: datetime, chaos: ChaosConfig) -> list[WireRecord]:
+    shop = Shop(ShopConfig(seed=seed, run_tag=f"r{seed}", v2_share=0.3), default_catalog())
+    events = shop.events(times(start, 500))
+    return list(
+        wire_records((e for _, e in zip(range(actions), events, strict=False)), chaos, seed)
+    )
+
+
+def send(settings: Settings, records: Iterable[WireRecord], ledger: Ledger) -> None:
+    topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
+    with EventProducer(settings, transport="librdkafka") as producer:
+        for r in records:
+            producer.send_raw(topics[r.domain], r.key, r.value, r.reason or "event")
+            ledger.record(r)
+
+
+def drain(query: Any, *closing: Any) -> None:
+    """Run a started query until it has processed everything available; then stop it."""
+    try:
+        query.processAllAvailable()
+    finally:
+        query.stop()
+        for resource in closing:
+            resource.close()
+
+
+def run_stream(spark: Any, settings: Settings) -> None:
+    """The three queries, one after the other, each until it has processed everything."""
+    gold = GoldStream(settings)
+    drain(start_gold_query(spark, gold), gold)
+    drain(start_bronze_query(spark, settings))
+    refiner = Refiner(settings)
+    drain(start_refine_query(spark, refiner), refiner)
