@@ -245,6 +245,10 @@ class StreamSettings(BaseModel):
     #: silver: on a machine they share with gold's query, gold gets the cores first and
     #: silver takes what is left (docs/decisions/0012-gold-first.md). 0: an equal share.
     background_nice: int = Field(default=10, ge=0, le=19)
+    #: Run the background process under Linux's SCHED_IDLE policy: it gets only CPU time that
+    #: nothing else asks for, so under a load the machine cannot carry in full, silver (and
+    #: bronze) fall behind and gold does not. Off: background_nice alone sets its share.
+    background_idle: bool = True
     #: Tables written in parallel within one micro-batch (Delta commits are mostly waiting).
     write_threads: int = Field(default=4, ge=1, le=32)
 

@@ -6,7 +6,7 @@ query registers only the tables it names, at their current Delta snapshot; the c
 (`gold.sales_by_day`) are rewritten to the registered ones, since DataFusion's default catalog
 has no schemas. Delta time travel is written as in Spark SQL: `gold.sales_by_day VERSION AS
 OF 3` or `TIMESTAMP AS OF '2026-11-26 10:00:00'`. The tables keep deletion vectors and
-column mapping off (rapport.lakehouse.tables.COMMON_PROPERTIES), so delta-rs reads every one of them.
+column mapping off (rapport.lakehouse.tables.COMMON_PROPERTIES), so delta-rs reads them all.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Two processes, each with its own Spark driver (docs/decisions/0012-gold-first.md
 
 - the hot process runs the gold query (Kafka straight to gold), at normal CPU priority;
 - the background process, its child, runs bronze (Kafka to bronze.events) and silver
-  (bronze to silver), niced by `stream.background_nice`, so that on a shared machine a
-  core goes to gold first and silver takes what is left.
+  (bronze to silver) at a low CPU priority (Linux's SCHED_IDLE, `stream.background_idle`,
+  and `stream.background_nice`), so that a core goes to gold first and silver takes what
+  is left.
 
 The hot process starts the background one and supervises it: if either ends, the stream
 stops with an error; SIGTERM stops both; a SIGKILL of the hot process kills its child too
@@ -190,14 +191,23 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
+def _idle_priority() -> None:
+    """SCHED_IDLE for this process and every thread it starts (the JVM's inherit it)."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the nice value alone
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def start_background(settings: Settings) -> subprocess.Popen[bytes]:
-    """Start the background process (bronze and silver), niced, dying with this one."""
+    """Start the background process (bronze and silver), at a low priority, dying with this one."""
     nice = settings.stream.background_nice
+    idle = settings.stream.background_idle
 
     def prepare() -> None:
         _die_with_parent()
         if nice:
             os.nice(nice)
+        if idle:
+            _idle_priority()
 
     argv = [sys.executable, "-m", "streaming.runner", f"--state-dir={settings.state_dir}",
             f"--role={BACKGROUND}"]  # fmt: skip

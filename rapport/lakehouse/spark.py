@@ -91,7 +91,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # its share, so a small batch never queues behind another query's long one.
         "spark.scheduler.mode": "FAIR",
         "spark.scheduler.allocation.file": str(SCHEDULER_POOLS),
-        # Keep the catalog's tables readable by delta-rs (see rapport.lakehouse.tables.COMMON_PROPERTIES).
+        # Keep the catalog's tables readable by delta-rs (tables.COMMON_PROPERTIES).
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     }
     if spark.is_local:
