@@ -30,7 +30,7 @@ from streaming.refine import EVENT_TABLES
 
 
 def rows(spark: Any, settings: Settings, table: TableDef) -> list[Any]:
-    return spark.read.format("delta").load(table.location(settings)).collect()
+    return list(spark.read.format("delta").load(table.location(settings)).collect())
 
 
 def _money(value: Any) -> str:

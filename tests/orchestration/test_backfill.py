@@ -150,9 +150,9 @@ def test_backfill_equals_the_ledger_in_one_run_a_rerun_changes_nothing_reconcili
         assert _money(billing[group].refunded_amount) == _money(figures["refund_amount"]), group
     closing: dict[tuple[str, str], tuple[date, int]] = {}
     for r in _load(spark, settings, GOLD_DAILY_INVENTORY):
-        key = (r.sku, r.warehouse)
-        if key not in closing or r.event_date > closing[key][0]:
-            closing[key] = (r.event_date, r.closing_on_hand)
+        item = (r.sku, r.warehouse)
+        if item not in closing or r.event_date > closing[item][0]:
+            closing[item] = (r.event_date, r.closing_on_hand)
     assert {k: v[1] for k, v in closing.items()} == {
         (i["sku"], i["warehouse"]): i["on_hand"] for i in expected["inventory_on_hand"]
     }
@@ -204,7 +204,7 @@ def test_late_data_sensor_requests_the_days_late_events_touched(
     first = sensor(dg.build_sensor_context(resources={"rapport": _resource(settings)}))
     assert isinstance(first, dg.SensorResult)
     # Today is not over, so not a partition yet; each past day once.
-    assert sorted(r.partition_key for r in first.run_requests or []) == [
+    assert sorted(str(r.partition_key) for r in first.run_requests or []) == [
         d.isoformat() for d in days
     ]
     again = sensor(
@@ -219,4 +219,4 @@ def _resource(settings: Settings) -> RapportResource:
 
 
 def _load(spark: Any, settings: Settings, table: TableDef) -> list[Any]:
-    return spark.read.format("delta").load(table.location(settings)).collect()
+    return list(spark.read.format("delta").load(table.location(settings)).collect())

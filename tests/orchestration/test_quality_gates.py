@@ -94,7 +94,8 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) -> Any:
 
 
 def _check(result: Any, table: TableDef) -> dg.AssetCheckEvaluation:
-    (found,) = [e for e in result.get_asset_check_evaluations() if e.asset_key == table_key(table)]
+    evaluations: list[dg.AssetCheckEvaluation] = result.get_asset_check_evaluations()
+    (found,) = [e for e in evaluations if e.asset_key == table_key(table)]
     return found
 
 
@@ -117,6 +118,7 @@ def _revenue(spark: Any, settings: Settings, day: date) -> Decimal | None:
 
 def _evaluate_alerts(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> str:
     sensor = defs.get_sensor_def("rapport_alerts")
+    assert defs.resources is not None
     with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"rapport": defs.resources["rapport"]}
     ) as context:
@@ -153,11 +155,12 @@ def test_bad_silver_rows_block_their_day_alert_once_and_recover_after_the_fix(
     verdict = _check(blocked, SILVER_ORDERS)
     assert not verdict.passed
     assert verdict.severity == dg.AssetCheckSeverity.ERROR
-    failing = verdict.metadata["failing_rows"].value
+    failing: Any = verdict.metadata["failing_rows"].value
     assert failing["region_in_contract_values"] == 1
     assert failing["total_not_negative"] == 1
     assert failing["total_equals_sum_of_lines"] == 1
-    assert verdict.metadata["examples"].value["region_in_contract_values"] == ["atlantis"]
+    examples: Any = verdict.metadata["examples"].value
+    assert examples["region_in_contract_values"] == ["atlantis"]
     assert _check(blocked, SILVER_ORDER_LINES).passed
     assert table_key(GOLD_DAILY_SALES) not in _materialized(blocked)
     assert _revenue(spark, settings, bad_day) is None

@@ -49,6 +49,7 @@ def test_output_has_exactly_the_catalog_schema(spark: Any) -> None:
 
 def test_cloudevent_envelope_is_read_and_partitioned_by_its_own_time(spark: Any) -> None:
     row = to_bronze(kafka_rows(spark, [event()])).first()
+    assert row is not None
     assert (row.event_id, row.event_type, row.event_source) == ("e-1", "OrderPlaced", "/orders")
     assert row.event_time == datetime(2026, 2, 28, 8, 30)  # session time zone is UTC
     assert row.event_date == date(2026, 2, 28)
@@ -73,6 +74,7 @@ def test_malformed_records_are_kept_with_null_envelope(spark: Any, value: bytes 
 
 def test_unparseable_time_falls_back_to_kafka_timestamp(spark: Any) -> None:
     row = to_bronze(kafka_rows(spark, [event(time="yesterday-ish")])).first()
+    assert row is not None
     assert row.event_id == "e-1"
     assert row.event_time is None
     assert row.event_date == KAFKA_TIME.date()

@@ -142,6 +142,7 @@ def test_the_driver_adds_up_exactly_what_the_spark_aggregates_do(spark: Any) -> 
         if verdict.valid and verdict.event_id not in events:
             assert verdict.event_time is not None
             assert verdict.event_type is not None
+            assert verdict.event_id is not None
             at = verdict.event_time.astimezone(UTC)
             events[verdict.event_id] = {
                 "event_id": verdict.event_id,

@@ -48,7 +48,7 @@ def test_records_land_once_even_when_the_query_restarts(
     run_once(spark, settings)
 
     def count(pattern: str) -> int:
-        return (
+        return int(
             spark.read.format("delta")
             .load(BRONZE_EVENTS.location(settings))
             .where(f"cast(value as string) like '{pattern}'")

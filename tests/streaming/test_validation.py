@@ -41,7 +41,7 @@ def test_spark_verdicts_equal_classify(
     from streaming.bronze import to_bronze
 
     records = chaos_records(seed=31, actions=300)
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (r.key, r.value, "rapport.orders.events", 0, i, KAFKA_TIME, 0, [])
         for i, r in enumerate(records)
     ]

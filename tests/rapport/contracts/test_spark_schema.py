@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from pyspark.sql.types import ArrayType, DecimalType, LongType, StringType, TimestampType
+from pyspark.sql.types import (
+    ArrayType,
+    DecimalType,
+    LongType,
+    StringType,
+    StructType,
+    TimestampType,
+)
 
 from rapport.contracts.catalog import default_catalog
 from rapport.contracts.spark_schema import UnsupportedSchemaError, payload_schema, spark_type
@@ -17,8 +24,10 @@ def test_orderplaced_lines_and_money() -> None:
     assert not schema["total"].nullable
     lines = schema["lines"].dataType
     assert isinstance(lines, ArrayType)
-    assert lines.elementType["quantity"].dataType == LongType()
-    assert lines.elementType["unit_price"].dataType == DecimalType(17, 2)
+    line = lines.elementType
+    assert isinstance(line, StructType)
+    assert line["quantity"].dataType == LongType()
+    assert line["unit_price"].dataType == DecimalType(17, 2)
     assert schema["coupon_code"].nullable  # optional in v2
 
 

@@ -221,6 +221,6 @@ def test_inventory_end_state_follows_the_highest_sequence() -> None:
     final: dict[tuple[str, str], int] = {}
     for e in events:
         if e.contract.event_type == "InventoryAdjusted":
-            final[(e.data["sku"], e.data["warehouse"])] = e.data["on_hand_after"]  # type: ignore[index]
+            final[(e.data["sku"], e.data["warehouse"])] = e.data["on_hand_after"]
     got = {(i["sku"], i["warehouse"]): i["on_hand"] for i in ledger.expected()["inventory_on_hand"]}
     assert got == final
