@@ -277,6 +277,8 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
     gold_lag: list[float] = []
     gold_behind: list[float] = []
     silver_behind: list[float] = []
+    silver_batches: set[Any] = set()
+    silver_before = stream.status().last_batch.get("batch_id")
     began = time.monotonic()
     sender.start()
     next_at = began + 1.0
@@ -286,6 +288,8 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
         now = datetime.now(UTC)  # live mode: the newest event sent is stamped about now
         status = stream.status()
         gold, silver = status.last_gold_batch, status.last_batch
+        if silver.get("batch_id") not in (None, silver_before):
+            silver_batches.add(silver.get("batch_id"))
         complete = _parse(gold.get("watermark"))
         if complete is not None:
             gold_lag.append((now - complete).total_seconds())
@@ -312,6 +316,11 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
         "gold_lag_s": _percentiles(gold_lag),
         "gold_behind_s": _percentiles(gold_behind),
         "silver_behind_s": _percentiles(silver_behind),
+        # Silver runs on idle CPU only (stream.background_idle): under a load that takes the
+        # cores it may finish no batch in the whole run, and then it is at least this far
+        # behind (the run's length), with no sample above to say more.
+        "silver_batches_in_run": len(silver_batches),
+        "silver_behind_at_least_s": round(elapsed) if not silver_batches else None,
     }
 
 
