@@ -15,7 +15,7 @@ VENV_STAMP := .venv/.rapport-synced
 JARS_STAMP := var/jars/.resolved
 POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/settings.xml
 
-.PHONY: help setup browser run up down status test test-unit bench lint format clean
+.PHONY: help setup browser run up down status sql test test-unit bench lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ up: setup ## Start the stack in the background
 
 down: ## Stop the background stack
 	@if [ -x .venv/bin/rapport ]; then $(RUN) rapport down; else echo "nothing to stop (not set up)"; fi
+
+sql: ## Open beeline (JDBC) on the running SQL server (127.0.0.1:10000)
+	$(RUN) rapport sql-server beeline
 
 status: ## Show what runs, with pids and addresses
 	@$(RUN) rapport status

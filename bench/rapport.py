@@ -255,25 +255,43 @@ def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
     return {"events": events, "seen": len(waits), "send_to_gold_s": _percentiles(waits)}
 
 
-def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
-    """Live traffic at `rate`; every second, how far behind gold and silver are."""
-    from quality.freshness import behind_seconds, kafka_positions
+#: The sustained run's traffic: the simulator's full mix with light chaos.
+SUSTAINED_CHAOS = {"duplicates": 0.01, "out_of_order": 0.01, "malformed": 0.001}
+
+
+def _send_live(settings_json: str, seed: int, rate: float, seconds: float, out: Any) -> None:
+    """In a process of its own: the shop's live traffic; puts the number of records sent."""
     from rapport.simulator.live import LiveRun, run_live
     from rapport.simulator.shop import ShopConfig
     from rapport.simulator.wire import ChaosConfig
+
+    settings = Settings.model_validate(json.loads(settings_json))
+    ledger = run_live(settings, ShopConfig(seed=seed, run_tag=f"run{seed}"),
+                      ChaosConfig(**SUSTAINED_CHAOS), LiveRun(rate, seconds))  # fmt: skip
+    out.put(sum(ledger.sent.values()))
+
+
+def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """Live traffic at `rate`; every second, how far behind gold and silver are.
+
+    The traffic comes from a process of its own, as a service's producer would: in this
+    process it would share the interpreter with the sampler and fall short of the rate.
+    """
+    import multiprocessing
+
+    from quality.freshness import behind_seconds, kafka_positions
+    from rapport.settings import revealed
     from streaming.stream_service import StreamService
 
     stream = StreamService(settings)
-    chaos = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
-    run_live(settings, ShopConfig(seed=31, run_tag="warm"), chaos, LiveRun(rate, warmup_s))
-    stop = threading.Event()
-    sent: dict[str, Any] = {}
-
-    def send() -> None:
-        sent["ledger"] = run_live(settings, ShopConfig(seed=32, run_tag="run"), chaos,
-                                  LiveRun(rate, seconds), stop=stop)  # fmt: skip
-
-    sender = threading.Thread(target=send, daemon=True)
+    payload = json.dumps(revealed(settings))
+    spawn = multiprocessing.get_context("spawn")
+    counts: Any = spawn.Queue()
+    warm = spawn.Process(target=_send_live, args=(payload, 31, rate, warmup_s, counts))
+    warm.start()
+    warm.join()
+    counts.get(timeout=60)
+    sender = spawn.Process(target=_send_live, args=(payload, 32, rate, seconds, counts))
     gold_lag: list[float] = []
     gold_behind: list[float] = []
     silver_behind: list[float] = []
@@ -307,12 +325,12 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
                 continue
             out.append(behind_seconds(now, ends, processed, waiting))
     elapsed = time.monotonic() - began
-    ledger = sent.get("ledger")
+    records_sent = counts.get(timeout=60) if sender.exitcode == 0 else None
     return {
         "rate": rate,
         "seconds": seconds,
-        "records_sent": sum(ledger.sent.values()) if ledger else None,
-        "achieved_rate": round(sum(ledger.sent.values()) / elapsed) if ledger else None,
+        "records_sent": records_sent,
+        "achieved_rate": round(records_sent / elapsed) if records_sent else None,
         "gold_lag_s": _percentiles(gold_lag),
         "gold_behind_s": _percentiles(gold_behind),
         "silver_behind_s": _percentiles(silver_behind),

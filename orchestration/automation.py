@@ -38,18 +38,6 @@ def history_job(partitions: dg.PartitionsDefinition) -> Any:
     )
 
 
-def observe_job() -> Any:
-    return dg.define_asset_job(
-        "observe_stream",
-        # Observation only: the quality suites of these tables run in stream_quality (Spark).
-        selection=(
-            dg.AssetSelection.groups("streaming", include_sources=True)
-            - dg.AssetSelection.assets("kafka/events")
-        ).without_checks(),
-        description="Observe the stream's tables: freshness, rows, lag and rates.",
-    )
-
-
 def late_event_days(
     settings: Settings, after: datetime | None, before: date
 ) -> tuple[list[str], datetime | None]:
@@ -115,7 +103,7 @@ def table_maintenance() -> None:
     compact_and_vacuum()
 
 
-def schedules(daily: Any, observe: Any, stream_quality: Any) -> Sequence[Any]:
+def schedules(daily: Any, stream_quality: Any) -> Sequence[Any]:
     return [
         dg.ScheduleDefinition(
             name="stream_quality_hourly",
@@ -132,12 +120,6 @@ def schedules(daily: Any, observe: Any, stream_quality: Any) -> Sequence[Any]:
             minute_of_hour=15,
             default_status=dg.DefaultScheduleStatus.RUNNING,
             description="Yesterday's daily aggregates and reconciliation, at 00:15 UTC.",
-        ),
-        dg.ScheduleDefinition(
-            name="observe_stream_every_minute",
-            job=observe,
-            cron_schedule="* * * * *",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
         ),
         dg.ScheduleDefinition(
             name="table_maintenance_nightly",

@@ -1,6 +1,7 @@
 """Dagster's entry point, built lazily: nothing is read or started when this module is imported.
 
-One graph from Kafka to the daily aggregates: the stream's tables (observed), the historical
+One graph from Kafka to the daily aggregates: the stream's tables (external, observed by a
+sensor), the historical
 load and the daily-partitioned aggregates (materialized here), with their schedules, the
 late-data sensor and table maintenance; the quality suites as blocking asset checks, the
 freshness SLAs as freshness policies, and the alert sensor; the reference exchange rates
@@ -17,7 +18,7 @@ from orchestration.batch import batch_assets, landing_spec
 from orchestration.partitions import daily_partitions
 from orchestration.reference import reference_assets
 from orchestration.resources import RapportResource
-from orchestration.streaming import kafka_spec, stream_observer
+from orchestration.streaming import kafka_spec, observation_sensor, stream_table_specs
 from quality.slas import load_slas
 
 
@@ -29,22 +30,22 @@ def build_definitions(rapport: RapportResource | None = None) -> dg.Definitions:
     partitions = daily_partitions(settings.history_start)
     daily = automation.daily_job(partitions)
     history = automation.history_job(partitions)
-    observe = automation.observe_job()
     stream_quality = quality_gates.stream_quality_job()
     return dg.Definitions(
         assets=[
             kafka_spec(),
-            stream_observer(slas),
+            *stream_table_specs(slas),
             landing_spec(),
             *batch_assets(partitions, slas),
             *quality_gates.ops_specs(),
             *reference_assets(),
         ],
         asset_checks=quality_gates.quality_checks(),
-        jobs=[daily, history, observe, stream_quality, automation.table_maintenance],
-        schedules=automation.schedules(daily, observe, stream_quality),
+        jobs=[daily, history, stream_quality, automation.table_maintenance],
+        schedules=automation.schedules(daily, stream_quality),
         sensors=[
             automation.late_data_sensor(daily),
+            observation_sensor(),
             quality_gates.alerts_sensor(settings.quality.alert_interval_s),
         ],
         resources={"rapport": rapport},

@@ -1,9 +1,11 @@
-"""The stream's tables as observed assets: their freshness and size, and the stream's health.
+"""The stream's tables as external assets, observed by a sensor: size, freshness, health.
 
 The stream (`rapport stream start`) writes bronze, silver, gold and ops outside Dagster. They
-join the graph as observable source assets, observed every minute without a JVM: each table's
-Delta log (through delta-rs) gives its version, last commit and row count, and the newest row
-of ops.stream_batches gives the stream's watermark, lag and rates.
+join the graph as external assets; the `observe_stream` sensor reports an observation of each
+every minute without a JVM and without a run (a run per minute would fill the Runs page with
+1,440 runs a day): each table's Delta log (through delta-rs) gives its version, last commit
+and row count, and the newest row of ops.stream_batches gives the stream's watermark, lag
+and rates.
 """
 
 from datetime import UTC, datetime
@@ -101,7 +103,11 @@ def _stream_metadata(batch: dict[str, Any] | None, now: datetime) -> dict[str, A
     return meta
 
 
-def observations(settings: Settings, now: datetime | None = None) -> list[dg.ObserveResult]:
+#: The tag that carries an observation's data version (Dagster's own name for it).
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+def observations(settings: Settings, now: datetime | None = None) -> list[dg.AssetObservation]:
     """One observation per stream table (absent tables are reported as such)."""
     now = now or datetime.now(UTC)
     stream = _stream_metadata(last_stream_batch(settings, now.date()), now)
@@ -109,7 +115,9 @@ def observations(settings: Settings, now: datetime | None = None) -> list[dg.Obs
     for table in STREAM_TABLES:
         found = observe_table(settings, table)
         if found is None:
-            results.append(dg.ObserveResult(asset_key=table_key(table), metadata={"exists": False}))
+            results.append(
+                dg.AssetObservation(asset_key=table_key(table), metadata={"exists": False})
+            )
             continue
         metadata: dict[str, Any] = {
             "exists": True,
@@ -122,25 +130,26 @@ def observations(settings: Settings, now: datetime | None = None) -> list[dg.Obs
             metadata["last_commit"] = found["last_commit"].isoformat()
             metadata["last_commit_age_s"] = round((now - found["last_commit"]).total_seconds(), 1)
         results.append(
-            dg.ObserveResult(
+            dg.AssetObservation(
                 asset_key=table_key(table),
                 metadata=metadata,
-                data_version=dg.DataVersion(str(found["version"])),
+                tags={DATA_VERSION_TAG: str(found["version"])},
             )
         )
     return results
 
 
-def stream_observer(slas: Slas | None = None) -> dg.AssetsDefinition:
-    """The observable source assets of the stream's tables, observed together."""
+def observation_sensor(interval_s: int = 60) -> dg.SensorDefinition:
+    """Every `interval_s`, one observation per stream table, reported without a run."""
 
-    @dg.multi_observable_source_asset(  # type: ignore[untyped-decorator]
-        specs=stream_table_specs(slas),
-        name="observe_stream_tables",
-        description="Reads each stream table's Delta log and the stream's newest batch.",
-        can_subset=False,
+    @dg.sensor(
+        name="observe_stream",
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Reads each stream table's Delta log and the stream's newest batch, and "
+        "reports them as observations (rows, version, last commit, lag); starts no run.",
     )
-    def observe_stream_tables(rapport: RapportResource) -> Any:
-        yield from observations(rapport.settings())
+    def observe_stream(rapport: RapportResource) -> dg.SensorResult:
+        return dg.SensorResult(asset_events=list(observations(rapport.settings())))
 
-    return observe_stream_tables  # type: ignore[no-any-return]
+    return observe_stream

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import yaml
@@ -77,7 +77,6 @@ class DailySla:
     pattern: str
 
     def deadline(self, day: date) -> datetime:
-        from datetime import UTC
 
         return datetime.combine(day + timedelta(days=1), self.ready_by, tzinfo=UTC)
 

@@ -303,6 +303,26 @@ class DashboardSettings(BaseModel):
         return f"http://{host}:{self.port}"
 
 
+class ServingSettings(BaseModel):
+    """The SQL server for BI tools and notebooks: Spark's Thrift server and Spark Connect.
+
+    Both run in one Spark driver whose catalog is Rapport's (bronze, silver, gold, ops, ref),
+    so a JDBC tool and a Spark Connect notebook see the tables by name, with Delta time
+    travel. Off (`RAPPORT_SERVING__ENABLED=false`) saves its driver's memory on a small machine.
+    """
+
+    enabled: bool = True
+    #: Loopback by default: nothing on this machine authenticates a JDBC or Connect client yet.
+    host: str = "127.0.0.1"
+    #: HiveServer2 protocol (JDBC `jdbc:hive2://host:port/default`, ODBC, beeline).
+    thrift_port: int = Field(default=10000, ge=1, le=65535)
+    #: Spark Connect (`SparkSession.builder.remote("sc://host:port")`); 0 turns it off.
+    connect_port: int = Field(default=15002, ge=0, le=65535)
+    driver_memory: str = "1g"
+    ui_port: int = Field(default=4042, ge=1, le=65535)
+    start_timeout_s: float = Field(default=180.0, gt=0)
+
+
 class QualitySettings(BaseModel):
     """Quality gates, freshness SLAs and the alerts they raise."""
 
@@ -353,6 +373,7 @@ class Settings(BaseSettings):
     dagster: DagsterSettings = Field(default_factory=DagsterSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
 
     @field_validator("state_dir")
     @classmethod

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from rapport.contracts.currency import NO_CURRENCY
 from rapport.lakehouse.tables import (
+    ACTIVE_PERIODS,
     DAY_AND_CURRENCY,
     GOLD_ACTIVE_CUSTOMERS,
     GOLD_INVENTORY_CURRENT,
@@ -33,8 +34,8 @@ from streaming.silver import ACTIVE_LABELS
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-#: The windows of gold.active_customers: label and length in seconds.
-ACTIVE_WINDOWS = (("5 minutes", 300), ("1 hour", 3600))
+#: The windows of gold.active_customers: label and length in seconds (the catalog's).
+ACTIVE_WINDOWS = ACTIVE_PERIODS
 
 
 def _stamp(frame: DataFrame, complete_up_to: datetime | None) -> DataFrame:

@@ -18,7 +18,9 @@ Run in the foreground with `rapport stream start --foreground`, or in the backgr
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -183,7 +185,6 @@ class RestartBudget:
 
 def _die_with_parent() -> None:
     """In the background process before exec: SIGKILL when the hot process dies (Linux)."""
-    import ctypes
 
     pr_set_pdeathsig = 1
     # Not Linux: no such call; SIGTERM and a kill of the process group still stop it.
@@ -310,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
     Settings come from the environment (`rapport.settings.settings_env` puts them there);
     `--state-dir` is repeated on the command line so the process can be told apart.
     """
-    import argparse
 
     parser = argparse.ArgumentParser(prog="python -m streaming.runner")
     parser.add_argument("--state-dir", type=Path, default=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from rapport.lakehouse.tables import (
@@ -141,7 +142,6 @@ def customer_changes(events: DataFrame) -> DataFrame:
     Ordered by event time, then event id, so the choice is the same however the events were
     batched; the MERGE applies it only if it is newer than what the table holds.
     """
-    from pyspark.sql import Window
 
     parsed = _parsed(events, SILVER_CUSTOMERS).select(
         "event_id", "event_type", "event_time", "data.*"

@@ -12,12 +12,13 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
 from rapport.lakehouse.tables import BRONZE_QUARANTINE
-from rapport.settings import Settings
+from rapport.settings import RegistrySettings, Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,10 +74,7 @@ def _resolver(registry: WorkerRegistry) -> Any:
     """One resolver per Python worker and registry: its cache lives as long as the worker."""
     found = _RESOLVERS.get(registry)
     if found is None:
-        from pathlib import Path
-
         from rapport.contracts.catalog import load_catalog
-        from rapport.settings import RegistrySettings
         from registry.client import RegistryClient
         from registry.resolver import RegistryResolver
 

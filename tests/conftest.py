@@ -60,6 +60,14 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
         # The UIs on ports of their own too: a developer's stack may hold 3000 and 8501.
         dagster = {"port": free_port(), **overrides.pop("dagster", {})}
         dashboard = {"port": free_port(), **overrides.pop("dashboard", {})}
+        # The SQL server is off unless a test asks for it: it is one more JVM per stack.
+        serving = {
+            "enabled": False,
+            "thrift_port": free_port(),
+            "connect_port": free_port(),
+            "ui_port": free_port(),
+            **overrides.pop("serving", {}),
+        }
         return Settings(
             state_dir=state,
             kafka=kafka,
@@ -68,6 +76,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> SettingsFactory:
             stream=stream,
             dagster=dagster,
             dashboard=dashboard,
+            serving=serving,
             **overrides,
         )
 

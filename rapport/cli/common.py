@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from rapport.lakehouse.spark import MissingJarsError
+from rapport.lakehouse.spark import MissingJarsError, get_spark
 from rapport.runtime.processes import ServiceError
 from rapport.settings import Settings, get_settings
 
@@ -36,7 +36,6 @@ def command_spark(
     settings: Settings, app_name: str, *, register_tables: bool = True
 ) -> Iterator[SparkSession]:
     """A SparkSession for one command: no web UI, stopped when the command is done."""
-    from rapport.lakehouse.spark import get_spark
 
     quiet = settings.spark.model_copy(update={"ui_enabled": False})
     session = get_spark(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import click
 
 from rapport.cli.backfill_cmd import backfill
-from rapport.cli.common import fail_clearly, load_settings
+from rapport.cli.common import command_spark, fail_clearly, load_settings
 from rapport.cli.contracts_cmd import contracts
 from rapport.cli.maintain_cmd import maintain
 from rapport.cli.quality_cmd import freshness, quality
@@ -73,6 +75,28 @@ _groups = {spec.name: service_group(spec) for spec in SERVICES}
 for _group in _groups.values():
     main.add_command(_group)
 stream = _groups["stream"]
+sql_server = _groups["sql-server"]
+
+
+@sql_server.command("beeline", context_settings={"ignore_unknown_options": True})
+@click.argument("beeline_args", nargs=-1, type=click.UNPROCESSED)
+@fail_clearly
+def sql_server_beeline(beeline_args: tuple[str, ...]) -> None:
+    """Open beeline (JDBC, from the pyspark wheel) on the SQL server; extra args go to it.
+
+    For example `rapport sql-server beeline -e "SELECT * FROM gold.sales_by_day"`.
+    """
+    import os
+
+    from serving.sql_server_service import SqlServerService, beeline_command
+
+    service = SqlServerService(load_settings())
+    if not service.status().running:
+        raise click.ClickException(
+            "the SQL server is not running: `rapport sql-server start` (or `make up`) first"
+        )
+    argv = beeline_command(service.jdbc_url, beeline_args)
+    os.execv(argv[0], argv)
 
 
 @stream.command("rebuild-gold")
@@ -83,8 +107,6 @@ def stream_rebuild_gold() -> None:
     The hot query catches duplicates within stream.dedup_horizon_s; this recounts every
     gold figure from bronze, e.g. after duplicates arrived later than that.
     """
-    import shutil
-    from urllib.parse import urlparse
 
     from streaming.hot import gold_checkpoint
     from streaming.stream_service import StreamService
@@ -181,7 +203,6 @@ def sql(query: str, fmt: str, limit: int, on_spark: bool) -> None:
 def _spark_sql(settings: Any, query: str, limit: int) -> Any:
     from pyspark.errors import AnalysisException, ParseException
 
-    from rapport.cli.common import command_spark
     from serving.sql import Result
 
     with command_spark(settings, "rapport-sql") as spark:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime
 from typing import Any
@@ -36,9 +38,6 @@ def print_rows(result: Result, fmt: str) -> None:
         click.echo(json.dumps(rows, default=_json_default))
         return
     if fmt == "csv":
-        import csv
-        import io
-
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)

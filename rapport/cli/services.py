@@ -1,6 +1,7 @@
 """The start/stop/status groups of the stack's services, made by one helper.
 
-Kafka, the schema registry, the stream, Dagster and the dashboard are each a background
+Kafka, the schema registry, the stream, Dagster, the dashboard and the SQL server are each a
+background
 process with a pid file, and each answers `start() -> bool`, `stop() -> bool` and
 `status()` with a `.running` flag. One spec per service says only what differs: how to build
 it, where it listens, what its status shows and how it runs in the foreground. The service
@@ -184,6 +185,26 @@ def _describe_dashboard(st: Any) -> list[str]:
     return ["dashboard not running"]
 
 
+def _sql_server(settings: Settings) -> Service:
+    from serving.sql_server_service import SqlServerService
+
+    return SqlServerService(settings)
+
+
+def _describe_sql_server(st: Any) -> list[str]:
+    where = st.jdbc_url + (f" and {st.connect_url}" if st.connect_url else "")
+    if st.running:
+        return [f"SQL server running (pid {st.pid}) on {where}"]
+    return [f"SQL server not running ({where} when started)"]
+
+
+def _sql_server_foreground(settings: Settings) -> int:
+    from serving.sql_server import serve
+
+    _foreground_logging("py4j")
+    return serve(settings)
+
+
 SERVICES = (
     ServiceSpec(
         name="kafka",
@@ -233,5 +254,15 @@ SERVICES = (
         build=_dashboard,
         where=lambda s: str(s.url),  # type: ignore[attr-defined]
         describe=_describe_dashboard,
+    ),
+    ServiceSpec(
+        name="sql-server",
+        title="SQL server",
+        help="SQL for BI tools and notebooks: Spark's Thrift server (JDBC) and Spark Connect.",
+        build=_sql_server,
+        where=lambda s: str(s.url),  # type: ignore[attr-defined]
+        describe=_describe_sql_server,
+        foreground=_sql_server_foreground,
+        start_help="Start the Thrift and Spark Connect servers; a no-op if they already run.",
     ),
 )

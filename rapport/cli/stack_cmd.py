@@ -13,6 +13,7 @@ from rapport.runtime.kafka_broker import LocalKafkaBroker
 from rapport.settings import Settings
 from registry.registry_service import RegistryService
 from serving.dashboard.dashboard_service import DashboardService
+from serving.sql_server_service import SqlServerService
 from streaming.stream_service import StreamService
 
 
@@ -35,6 +36,7 @@ class Stack:
         self.stream = StreamService(settings)
         self.dagster = DagsterService(settings)
         self.dashboard = DashboardService(settings)
+        self.sql_server = SqlServerService(settings)
 
     def up(self, say: Callable[[str], None]) -> None:
         say("starting Kafka ...")
@@ -59,6 +61,10 @@ class Stack:
         say("starting the dashboard ...")
         started = self.dashboard.start()
         say(f"  dashboard {'started' if started else 'already running'} on {self.dashboard.url}")
+        if self.settings.serving.enabled:
+            say("starting the SQL server (JDBC and Spark Connect, ~30 s) ...")
+            state = "started" if self.sql_server.start() else "already running"
+            say(f"  SQL server {state} on {self.sql_server.url}")
 
     def _register_contracts(self) -> int:
         """Deploy the contracts, as a deployment pipeline would (idempotent)."""
@@ -70,6 +76,7 @@ class Stack:
         return len(register_all(RegistryClient(self.settings.registry), catalog))
 
     def down(self, say: Callable[[str], None]) -> None:
+        say(f"SQL server: {'stopped' if self.sql_server.stop() else 'was not running'}")
         say(f"dashboard: {'stopped' if self.dashboard.stop() else 'was not running'}")
         say(f"Dagster: {'stopped' if self.dagster.stop() else 'was not running'}")
         say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
@@ -82,6 +89,7 @@ class Stack:
         registry = self.registry.status()
         dagster = self.dagster.status()
         board = self.dashboard.status()
+        sql = self.sql_server.status()
         batches = ", ".join(
             f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
             for name, q in stream.queries.items()
@@ -124,6 +132,13 @@ class Stack:
                 board.running,
                 f"pid {board.pid}, {board.url}" if board.running else "stopped",
             ),
+            ServiceLine(
+                "sql",
+                sql.running,
+                f"pid {sql.pid}, {self.sql_server.url}"
+                if sql.running
+                else ("stopped" if self.settings.serving.enabled else "off (serving.enabled)"),
+            ),
         ]
 
     def where(self) -> list[str]:
@@ -133,6 +148,14 @@ class Stack:
             f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
             f"Schema registry             {self.settings.registry.url}",
             f"Dashboard (live reports)    {self.dashboard.url}",
+            *(
+                [
+                    f"JDBC (BI tools, beeline)    {self.sql_server.jdbc_url}",
+                    f"Spark Connect (notebooks)   {self.sql_server.connect_url or 'off'}",
+                ]
+                if self.settings.serving.enabled
+                else []
+            ),
             f"Dagster UI                  {self.dagster.url}",
             f"Dagster home (runs, logs)   {self.dagster.home}",
             f"Lakehouse (Delta)           {self.settings.lakehouse}",
@@ -168,7 +191,9 @@ class Stack:
                 dead = [
                     s.name
                     for s in self.status()
-                    if not s.running and (s.name != "registry" or self.settings.registry.is_bundled)
+                    if not s.running
+                    and (s.name != "registry" or self.settings.registry.is_bundled)
+                    and (s.name != "sql" or self.settings.serving.enabled)
                 ]
                 if dead:
                     say(f"{', '.join(dead)} stopped unexpectedly; see {self.settings.run_dir}")

@@ -8,6 +8,7 @@ the error message. tests/contracts/test_validation.py checks that both always ag
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -56,14 +57,12 @@ class InvalidEventError(ValueError):
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: str) -> Draft202012Validator:
-    import json
 
     return Draft202012Validator(json.loads(schema_json), format_checker=_FORMATS)
 
 
 def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
     """A compiled validator, cached by the schema's canonical text."""
-    import json
 
     return _validator(json.dumps(schema, sort_keys=True))
 
@@ -93,7 +92,6 @@ def _quietly(check: Callable[[object], bool], value: object) -> bool:
 
 @lru_cache(maxsize=256)
 def _fast(schema_json: str) -> Callable[[Any], Any]:
-    import json
 
     compiled: Callable[[Any], Any] = fastjsonschema.compile(
         json.loads(schema_json), formats=_FAST_FORMATS
@@ -103,7 +101,6 @@ def _fast(schema_json: str) -> Callable[[Any], Any]:
 
 def is_valid(schema: Mapping[str, Any], data: Any) -> bool:
     """The fast yes/no answer for the hot path."""
-    import json
 
     try:
         _fast(json.dumps(schema, sort_keys=True))(data)
@@ -120,8 +117,6 @@ def _contract_validator(contract: EventContract) -> Callable[[Any], Any]:
     key = (contract.subject, contract.version, id(contract.schema))
     found = _BY_CONTRACT.get(key)
     if found is None:
-        import json
-
         found = _BY_CONTRACT[key] = _fast(json.dumps(contract.schema, sort_keys=True))
     return found
 

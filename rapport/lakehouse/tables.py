@@ -412,6 +412,10 @@ GOLD_SIGNUPS_PER_HOUR = TableDef(
     keys=("hour",),
 )
 
+#: The periods of gold.active_customers (its `period` column) and their length in seconds:
+#: the stream computes them, the dashboard and the tests read them from here.
+ACTIVE_PERIODS = (("5 minutes", 300), ("1 hour", 3600))
+
 GOLD_ACTIVE_CUSTOMERS = TableDef(
     layer="gold",
     name="active_customers",

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -152,7 +153,6 @@ class LocalKafkaBroker:
 
     def answers(self) -> bool:
         """True when the broker accepts a metadata request on its listener."""
-        import socket
 
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError

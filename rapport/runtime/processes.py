@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -212,7 +213,6 @@ def wait_until(check: object, timeout_s: float, interval_s: float = 0.25) -> boo
 
 def port_taken(host: str, port: int) -> bool:
     """Whether something already accepts connections there (it would fool a readiness check)."""
-    import socket
 
     try:
         with socket.create_connection((host, port), timeout=1.0):

@@ -68,6 +68,9 @@ class DashboardService:
             "false",
             "--server.fileWatcherType",
             "none",
+            # A product's page: no Deploy button, no developer menu.
+            "--client.toolbarMode",
+            "minimal",
         ]
         self.process.launch(
             argv,

@@ -64,7 +64,7 @@ def orders_over_time(sql: EmbeddedSql, since: datetime) -> Any:
 
 
 def active_customers(sql: EmbeddedSql) -> dict[str, int]:
-    """Active customers per period ('5m', '1h')."""
+    """Active customers per period, by the catalog's period labels (ACTIVE_PERIODS)."""
     rows = sql.rows("SELECT period, active_customers FROM gold.active_customers")
     return {r["period"]: int(r["active_customers"]) for r in rows}
 

@@ -20,7 +20,7 @@ import pytest
 
 from jobs.history import load_days
 from rapport.contracts.catalog import default_catalog
-from rapport.lakehouse.tables import GOLD_SALES_BY_DAY
+from rapport.lakehouse.tables import ACTIVE_PERIODS, GOLD_SALES_BY_DAY
 from rapport.runtime.ports import free_port
 from rapport.settings import Settings
 from rapport.simulator.history import write_history
@@ -69,6 +69,15 @@ def dashboard(shop_day: Settings) -> Iterator[DashboardService]:
         service.stop()
 
 
+#: The charts that state a total, and gold's query for it from the window's start.
+CHART_TOTALS = {
+    "orders": "SELECT CAST(sum(orders) AS BIGINT) AS total FROM gold.orders_per_minute "
+    "WHERE minute >= TIMESTAMP '{since}:00'",
+    "signups": "SELECT CAST(sum(signups) AS BIGINT) AS total FROM gold.signups_per_hour "
+    "WHERE hour >= TIMESTAMP '{since}:00'",
+}
+
+
 def _money(value: Any) -> str:
     return f"{value:,.2f}"  # gold's Decimal, as the page formats it
 
@@ -87,7 +96,9 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
     assert {s["currency"] for s in sales} == {"EUR", "USD", "GBP"}
     assert all(s["orders"] > 0 for s in sales)
     (stock,) = query(
-        settings, "SELECT sum(on_hand) AS units FROM gold.inventory_current"
+        settings,
+        "SELECT sum(on_hand) AS units, count(*) FILTER (WHERE low_stock) AS low "
+        "FROM gold.inventory_current",
     ).to_pylist()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
@@ -115,13 +126,37 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
                 page.locator('[data-testid="stMetric"]').filter(has_text="Revenue today")
             ).to_have_count(len(sales))
             expect(metric("Units on hand")).to_have_text(f"{int(stock['units']):,}")
+            expect(metric("Low-stock items")).to_have_text(f"{int(stock['low']):,}")
+            active = {
+                r["period"]: r["active_customers"]
+                for r in query(
+                    settings, "SELECT period, active_customers FROM gold.active_customers"
+                ).to_pylist()
+            }
+            assert set(active) == {p for p, _ in ACTIVE_PERIODS}
+            for period, _seconds in ACTIVE_PERIODS:
+                expect(metric(f"Active, last {period}")).to_have_text(f"{active[period]:,}")
+            # Each chart's total, in the window the page says it drew, equals gold's.
+            for what, sql in CHART_TOTALS.items():
+                caption = page.get_by_text(re.compile(rf"In this chart, since .* UTC: {what} "))
+                expect(caption).to_be_visible()
+                shown = caption.inner_text()
+                since = re.search(r"since (\S+ \S+) UTC", shown)
+                assert since is not None, shown
+                (row,) = query(settings, sql.format(since=since.group(1))).to_pylist()
+                assert shown.endswith(f"{what} {int(row['total'] or 0):,}"), (shown, row)
+            signups = query(
+                settings, "SELECT CAST(sum(signups) AS BIGINT) AS n FROM gold.signups_per_hour"
+            ).to_pylist()[0]["n"]
+            assert signups > 0
+            expect(metric("New signups, last 24 h")).to_have_text(f"{signups:,}")
             # Charts (Vega-Lite) and each panel's freshness line.
             charts = page.locator('[data-testid="stVegaLiteChart"]')
             expect(charts.first).to_be_visible()
             expect(
                 page.get_by_text(re.compile(r"gold\.sales_by_day.*complete up to"))
             ).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "serving.dashboard.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
 
             # Gold changes; the page redraws by itself (no reload) with the new figure.
             location = GOLD_SALES_BY_DAY.location(settings)

@@ -55,6 +55,15 @@ def stream_processes(settings: Settings) -> list[int]:
     return found
 
 
+def in_background(pid: int) -> bool:
+    """Whether `pid` is the background process or its JVM (a child of it)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    lineage = [proc, *([proc.parent()] if proc.parent() is not None else [])]
+    return any("--role=background" in " ".join(p.cmdline()) for p in lineage if p is not None)
+
+
 def test_killed_and_restarted_stream_matches_the_ledger(
     spark: Any, isolated: Any, schema_registry: Any
 ) -> None:
@@ -87,6 +96,11 @@ def test_killed_and_restarted_stream_matches_the_ledger(
             assert pid is not None, f"the stream died by itself before kill {kill + 1}"
             assert len(stream_processes(settings)) == 4, "hot and background, each with a JVM"
             if kill == 0:
+                # Gold first: the background process and its JVM run at idle CPU priority.
+                policies = {p: os.sched_getscheduler(p) for p in stream_processes(settings)}
+                assert {p: v == os.SCHED_IDLE for p, v in policies.items()} == {
+                    p: in_background(p) for p in policies
+                }, policies
                 # The hot process alone: its background child must die with it.
                 os.kill(pid, signal.SIGKILL)
             else:

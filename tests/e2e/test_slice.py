@@ -51,10 +51,82 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+#: What the SQL server must answer exactly as `rapport sql` does: a gold table, a join of two
+#: silver tables and a Delta time-travel read. Money is cast to text so that every client
+#: prints it alike.
+SERVED_QUERIES = (
+    "SELECT CAST(event_date AS STRING) AS day, currency, orders, "
+    "CAST(order_value AS STRING) AS order_value FROM gold.sales_by_day ORDER BY day, currency",
+    "SELECT o.currency, count(*) AS lines, CAST(sum(l.line_amount) AS STRING) AS amount "
+    "FROM silver.orders o JOIN silver.order_lines l ON o.event_id = l.event_id "
+    "GROUP BY o.currency ORDER BY o.currency",
+    "SELECT count(*) AS groups, CAST(sum(orders) AS BIGINT) AS orders "
+    "FROM gold.sales_by_day VERSION AS OF 1",
+)
+
+CONNECT_CLIENT = """
+import json, sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+print(json.dumps([[list(map(str, r)) for r in spark.sql(q).collect()] for q in sys.argv[2:]]))
+"""
+
+
+def same_figures_through_jdbc_connect_and_rapport_sql(
+    env: dict[str, str], settings: Settings
+) -> None:
+    """beeline (JDBC), a DB-API client and Spark Connect return what `rapport sql` returns."""
+    import sys
+
+    from serving.sql_server_service import SqlServerService, beeline_command
+
+    sim = rapport(env, "simulate", "--rate", "200", "--events", "400", "--no-progress")
+    assert sim.returncode == 0, sim.stderr
+
+    def embedded(query: str) -> list[list[str]]:
+        out = rapport(env, "sql", query, "--format", "json", "--limit", "1000")
+        assert out.returncode == 0, out.stderr
+        return [[str(v) for v in row.values()] for row in json.loads(out.stdout)]
+
+    def filled() -> bool:
+        return all(embedded(q) and embedded(q)[0][0] not in {"0", "None"} for q in SERVED_QUERIES)
+
+    assert wait_until(filled, timeout_s=240, interval_s=3.0), "gold and silver stayed empty"
+    expected = [embedded(q) for q in SERVED_QUERIES]
+    service = SqlServerService(settings)
+    for query, rows in zip(SERVED_QUERIES, expected, strict=True):
+        argv = beeline_command(
+            service.jdbc_url, ["--outputformat=csv2", "--silent=true", "-e", query]
+        )
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=120, check=False, env=env
+        )
+        assert out.returncode == 0, out.stderr
+        lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
+        assert [ln.split(",") for ln in lines[1:]] == rows, (query, out.stdout)
+    from pyhive import hive  # a DB-API client, as a BI tool's Python side uses the server
+
+    connection = hive.connect(host="127.0.0.1", port=settings.serving.thrift_port)
+    try:
+        for query, rows in zip(SERVED_QUERIES, expected, strict=True):
+            cursor = connection.cursor()
+            cursor.execute(query)
+            assert [[str(v) for v in row] for row in cursor.fetchall()] == rows, query
+    finally:
+        connection.close()
+    assert service.connect_url is not None
+    connect = subprocess.run(
+        [sys.executable, "-c", CONNECT_CLIENT, service.connect_url, *SERVED_QUERIES],
+        capture_output=True, text=True, timeout=180, check=False, env=env,
+    )  # fmt: skip
+    assert connect.returncode == 0, connect.stderr
+    assert json.loads(connect.stdout.strip().splitlines()[-1]) == expected
+
+
 def test_up_produce_query_down(
     make_settings: SettingsFactory, spark: Any, child_env: Callable[[Settings], dict[str, str]]
 ) -> None:
-    settings = make_settings("e2e-up")
+    settings = make_settings("e2e-up", serving={"enabled": True})
     env = child_env(settings)
     try:
         up = rapport(env, "up")
@@ -107,10 +179,15 @@ def test_up_produce_query_down(
         stream_status = rapport(env, "stream", "status")
         assert stream_status.returncode == 0
         assert "bronze_events: batch" in stream_status.stdout
+
+        assert "sql      running" in rapport(env, "status").stdout
+        same_figures_through_jdbc_connect_and_rapport_sql(env, settings)
     finally:
         down = rapport(env, "down")
     assert down.returncode == 0
     assert "dashboard: stopped" in down.stdout
+    assert "SQL server: stopped" in down.stdout
+    assert not port_open(settings.serving.thrift_port)
     assert "stream: stopped" in down.stdout
     assert "Kafka: stopped" in down.stdout
     assert not port_open(settings.kafka.broker_port)

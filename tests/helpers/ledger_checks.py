@@ -14,6 +14,7 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from rapport.lakehouse.tables import (
+    ACTIVE_PERIODS,
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
     GOLD_INVENTORY_CURRENT,
@@ -123,7 +124,7 @@ def assert_tables_match(spark: Any, settings: Settings, ledger: Ledger) -> None:
     }
 
     active = {r.period: r for r in rows(spark, settings, GOLD_ACTIVE_CUSTOMERS)}
-    for label, seconds in (("5 minutes", 300), ("1 hour", 3600)):
+    for label, seconds in ACTIVE_PERIODS:
         row = active[label]
         want = ledger.active_customers_between(
             row.as_of.replace(tzinfo=UTC), timedelta(seconds=seconds)

@@ -77,11 +77,16 @@ def test_batch_assets_backfill_in_one_run_and_automation_is_declared() -> None:
         assert policy.max_partitions_per_run is None, key
     assert {s.name for s in built.schedules or []} == {
         "daily_aggregates_yesterday",
-        "observe_stream_every_minute",
         "stream_quality_hourly",
         "table_maintenance_nightly",
     }
-    assert [s.name for s in built.sensors or []] == ["late_events_sensor", "rapport_alerts"]
+    assert [s.name for s in built.sensors or []] == [
+        "late_events_sensor",
+        "observe_stream",
+        "rapport_alerts",
+    ]
+    # The stream is observed by a sensor: no job, so no run a minute in the Runs list.
+    assert "observe_stream" not in {j.name for j in built.jobs or []}
 
 
 def test_every_checked_table_is_gated_and_silver_gates_the_daily_runs() -> None:
@@ -104,7 +109,6 @@ def test_every_checked_table_is_gated_and_silver_gates_the_daily_runs() -> None:
     daily = {k for k in checks if k.startswith("gold/daily") or k == "gold/cohort_retention"}
     assert checked_in("daily_aggregates") == silver | daily
     assert checked_in("history_backfill") == silver | daily
-    assert checked_in("observe_stream") == set()
     assert checked_in("stream_quality") == {k for k in checks if k not in daily}
 
 
@@ -124,8 +128,8 @@ def test_every_table_with_an_sla_has_a_freshness_policy() -> None:
     assert active == dg.FreshnessPolicy.time_window(fail_window=timedelta(seconds=180))
 
 
-def test_the_observation_job_observes_every_stream_table(tmp_path: Path) -> None:
-    """It once selected nothing (source assets are left out of a group selection by default)."""
+def test_the_observation_sensor_observes_every_stream_table_without_a_run(tmp_path: Path) -> None:
+    """One observation per stream table, reported by the sensor itself: no run requested."""
     import json
 
     from orchestration.definitions import build_definitions
@@ -135,13 +139,14 @@ def test_the_observation_job_observes_every_stream_table(tmp_path: Path) -> None
 
     settings = Settings(state_dir=tmp_path)
     built = build_definitions(RapportResource(settings_json=json.dumps(revealed(settings))))
-    result = built.resolve_job_def("observe_stream").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral()
-    )
-    assert result.success
-    observed = {
-        e.asset_observation_data.asset_observation.asset_key.to_user_string()
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-    }
+    sensor = built.get_sensor_def("observe_stream")
+    assert built.resources is not None
+    with dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources={"rapport": built.resources["rapport"]}
+    ) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    assert not result.run_requests
+    observed = {e.asset_key.to_user_string() for e in result.asset_events}
     assert observed == {t.qualified_name.replace(".", "/") for t in STREAM_TABLES}
+    assert all(isinstance(e, dg.AssetObservation) for e in result.asset_events)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -82,21 +80,7 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert len(result.output.splitlines()) > 3
 
 
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    from rapport.settings import get_settings
-
-    for key in list(os.environ):
-        if key.startswith("RAPPORT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAPPORT_STATE_DIR", str(tmp_path / "state"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def test_bad_configuration_is_named(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_configuration_is_named(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAPPORT_SPARK__MASTER", "mesos://nope")
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 1
@@ -104,7 +88,7 @@ def test_bad_configuration_is_named(isolated: Path, monkeypatch: pytest.MonkeyPa
     assert "spark://host:port" in result.output
 
 
-def test_status_of_a_stopped_stack(isolated: Path) -> None:
+def test_status_of_a_stopped_stack(cli_home: Path) -> None:
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 0
     assert "kafka    stopped" in result.output
@@ -113,20 +97,20 @@ def test_status_of_a_stopped_stack(isolated: Path) -> None:
     assert "dagster  stopped" in result.output
 
 
-def test_dagster_status_exit_code_when_stopped(isolated: Path) -> None:
+def test_dagster_status_exit_code_when_stopped(cli_home: Path) -> None:
     result = CliRunner().invoke(main, ["dagster", "status"])
     assert result.exit_code == 3
     assert "not running" in result.output
-    assert str(isolated / "state" / "dagster") in result.output
+    assert str(cli_home / "state" / "dagster") in result.output
 
 
-def test_kafka_status_exit_code_when_stopped(isolated: Path) -> None:
+def test_kafka_status_exit_code_when_stopped(cli_home: Path) -> None:
     result = CliRunner().invoke(main, ["kafka", "status"])
     assert result.exit_code == 3
     assert "not running" in result.output
 
 
-def test_kafka_start_without_jars_says_run_setup(isolated: Path) -> None:
+def test_kafka_start_without_jars_says_run_setup(cli_home: Path) -> None:
     result = CliRunner().invoke(main, ["kafka", "start"])
     assert result.exit_code == 1
     assert "make setup" in result.output
@@ -134,7 +118,7 @@ def test_kafka_start_without_jars_says_run_setup(isolated: Path) -> None:
 
 
 def test_produce_without_a_broker_says_how_to_start_one(
-    isolated: Path, monkeypatch: pytest.MonkeyPatch
+    cli_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rapport.runtime.ports import free_port
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +13,8 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """Settings from a tmp state folder only, never the developer's environment or .env."""
-    from rapport.settings import get_settings
-
-    for key in list(os.environ):
-        if key.startswith("RAPPORT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAPPORT_STATE_DIR", str(tmp_path / "state"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+def isolated(cli_home: Path) -> Path:
+    return cli_home
 
 
 @pytest.mark.parametrize("command", ["compact", "vacuum"])

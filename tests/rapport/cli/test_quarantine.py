@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -47,19 +46,10 @@ ROWS: list[dict[str, Any]] = [
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """Settings from a tmp state folder only, and a registry port nothing listens on."""
-    from rapport.settings import get_settings
-
-    for key in list(os.environ):
-        if key.startswith("RAPPORT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAPPORT_STATE_DIR", str(tmp_path / "state"))
+def isolated(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry port nothing listens on."""
     monkeypatch.setenv("RAPPORT_REGISTRY__PORT", str(free_port()))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+    return cli_home
 
 
 @pytest.fixture
