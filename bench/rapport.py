@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench.report import record
 from bench.workload import DailyOrders, bench_stack, generate, produce, schema_ids
+from rapport.runtime.processes import tree_rss_mb
 from rapport.settings import Settings
 
 
@@ -76,30 +75,7 @@ class RssSampler:
         while not self._stop.wait(1.0):
             pid = self.pid_of()
             if pid:
-                self.peak_mb = max(self.peak_mb, _tree_rss_mb(int(pid)))
-
-
-def _tree_rss_mb(root: int) -> float:
-    """RSS of `root` and its descendants, from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            pages = int((entry / "statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = pages
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+                self.peak_mb = max(self.peak_mb, tree_rss_mb(int(pid)))
 
 
 def _gold_orders(settings: Settings) -> dict[tuple[str, str], tuple[int, Any]]:

@@ -65,8 +65,10 @@ def status() -> None:
     """Show which services run, their pids and where they listen."""
     from rapport.cli.stack_cmd import Stack
 
-    for line in Stack(load_settings()).status():
+    stack = Stack(load_settings())
+    for line in stack.status():
         click.echo(f"{line.name:<8} {'running' if line.running else 'stopped':<8} {line.detail}")
+    click.echo(f"{'total':<8} {'':<8} RSS {stack.total_rss_mb():,.0f} MiB")
 
 
 # --- the services: kafka, registry, stream, dagster, dashboard ------------------------------

@@ -1,15 +1,15 @@
 """The start/stop/status groups of the stack's services, made by one helper.
 
-Kafka, the schema registry, the stream, Dagster, the dashboard and the SQL server are each a
-background
-process with a pid file, and each answers `start() -> bool`, `stop() -> bool` and
-`status()` with a `.running` flag. One spec per service says only what differs: how to build
-it, where it listens, what its status shows and how it runs in the foreground. The service
-classes are imported when a command runs, so `rapport --help` stays fast.
+Kafka, the schema registry, the stream, Dagster, the dashboard and the SQL server are each
+a background process with a pid file, and each answers `start() -> bool`, `stop() -> bool`
+and `status()` with a `.running` flag. One spec per service says only what differs, as data:
+its class, where it listens, what its status shows and how it runs in the foreground. The
+service classes are imported when a command runs, so `rapport --help` stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -34,17 +34,35 @@ class Service(Protocol):
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One service's group: its name, title and the few things that differ between services."""
+    """One service's group: what differs between services, as data.
+
+    `service` names the class ("module:Class", imported when a command runs). `running` and
+    `stopped` are the status lines, formatted with the service (`svc`) and its status (`st`);
+    `describe` replaces them when a status needs more than a line (the stream's).
+    """
 
     name: str
     title: str
     help: str
-    build: Callable[[Settings], Service]
-    where: Callable[[Service], str]
-    describe: Callable[[Any], Iterable[str]]
+    service: str
+    where: str
+    running: str = ""
+    stopped: str = ""
+    describe: Callable[[Any], Iterable[str]] | None = None
     foreground: Callable[[Settings], int] | None = None
     start_help: str = "Start it in the background; a no-op if it already runs."
     stop_help: str = "Stop it; a no-op if it is not running."
+
+    def build(self, settings: Settings) -> Service:
+        module, _, cls = self.service.partition(":")
+        built: Service = getattr(importlib.import_module(module), cls)(settings)
+        return built
+
+    def lines(self, service: Service, status: Any) -> list[str]:
+        if self.describe is not None:
+            return list(self.describe(status))
+        template = self.running if status.running else self.stopped
+        return [template.format(svc=service, st=status)]
 
 
 def _foreground_logging(*quiet: str) -> None:
@@ -67,7 +85,7 @@ def service_group(spec: ServiceSpec) -> click.Group:
             sys.exit(spec.foreground(settings))
         service = spec.build(settings)
         started = service.start()
-        where = spec.where(service)
+        where = spec.where.format(svc=service)
         click.echo(
             f"{spec.title} {'started' if started else 'already running'}"
             + (f" on {where}" if where else "")
@@ -90,8 +108,9 @@ def service_group(spec: ServiceSpec) -> click.Group:
         "status", help="Say whether it runs (exit code 0) or not (exit code 3), and where."
     )
     def status() -> None:
-        st = spec.build(load_settings()).status()
-        for line in spec.describe(st):
+        service = spec.build(load_settings())
+        st = service.status()
+        for line in spec.lines(service, st):
             click.echo(line)
         if not st.running:
             sys.exit(3)
@@ -99,31 +118,7 @@ def service_group(spec: ServiceSpec) -> click.Group:
     return group
 
 
-# --- the five services ----------------------------------------------------------------------
-
-
-def _kafka(settings: Settings) -> Service:
-    from rapport.runtime.kafka_broker import LocalKafkaBroker
-
-    return LocalKafkaBroker(settings)
-
-
-def _describe_kafka(st: Any) -> list[str]:
-    if st.running:
-        return [f"Kafka running (pid {st.pid}) on {st.bootstrap_servers}; data in {st.data_dir}"]
-    return [f"Kafka not running; data in {st.data_dir}"]
-
-
-def _registry(settings: Settings) -> Service:
-    from registry.registry_service import RegistryService
-
-    return RegistryService(settings)
-
-
-def _describe_registry(st: Any) -> list[str]:
-    if st.running:
-        return [f"schema registry running (pid {st.pid}) on {st.url}; topic {st.topic}"]
-    return [f"schema registry not running; topic {st.topic}"]
+# --- the services -----------------------------------------------------------------------------
 
 
 def _registry_foreground(settings: Settings) -> int:
@@ -131,12 +126,6 @@ def _registry_foreground(settings: Settings) -> int:
 
     _foreground_logging("kafka")
     return serve(settings)
-
-
-def _stream(settings: Settings) -> Service:
-    from streaming.stream_service import StreamService
-
-    return StreamService(settings)
 
 
 def _describe_stream(st: Any) -> list[str]:
@@ -161,43 +150,6 @@ def _stream_foreground(settings: Settings) -> int:
     return run(settings)
 
 
-def _dagster(settings: Settings) -> Service:
-    from orchestration.dagster_service import DagsterService
-
-    return DagsterService(settings)
-
-
-def _describe_dagster(st: Any) -> list[str]:
-    if st.running:
-        return [f"Dagster running (pid {st.pid}) on {st.url}; DAGSTER_HOME {st.home}"]
-    return [f"Dagster not running; DAGSTER_HOME {st.home}"]
-
-
-def _dashboard(settings: Settings) -> Service:
-    from serving.dashboard.dashboard_service import DashboardService
-
-    return DashboardService(settings)
-
-
-def _describe_dashboard(st: Any) -> list[str]:
-    if st.running:
-        return [f"dashboard running (pid {st.pid}) on {st.url}"]
-    return ["dashboard not running"]
-
-
-def _sql_server(settings: Settings) -> Service:
-    from serving.sql_server_service import SqlServerService
-
-    return SqlServerService(settings)
-
-
-def _describe_sql_server(st: Any) -> list[str]:
-    where = st.jdbc_url + (f" and {st.connect_url}" if st.connect_url else "")
-    if st.running:
-        return [f"SQL server running (pid {st.pid}) on {where}"]
-    return [f"SQL server not running ({where} when started)"]
-
-
 def _sql_server_foreground(settings: Settings) -> int:
     from serving.sql_server import serve
 
@@ -210,9 +162,10 @@ SERVICES = (
         name="kafka",
         title="Kafka",
         help="The local single-node Kafka broker (KRaft), run from the Maven jars.",
-        build=_kafka,
-        where=lambda s: str(s.bootstrap_servers),  # type: ignore[attr-defined]
-        describe=_describe_kafka,
+        service="rapport.runtime.kafka_broker:LocalKafkaBroker",
+        where="{svc.bootstrap_servers}",
+        running="Kafka running (pid {st.pid}) on {st.bootstrap_servers}; data in {st.data_dir}",
+        stopped="Kafka not running; data in {st.data_dir}",
         start_help="Start the broker and create the topics; a no-op if it already runs.",
         stop_help="Stop the broker cleanly; a no-op if it is not running.",
     ),
@@ -220,9 +173,10 @@ SERVICES = (
         name="registry",
         title="schema registry",
         help="The bundled schema registry (Confluent's REST API, JSON Schema, stored in Kafka).",
-        build=_registry,
-        where=lambda s: str(s.url),  # type: ignore[attr-defined]
-        describe=_describe_registry,
+        service="registry.registry_service:RegistryService",
+        where="{svc.url}",
+        running="schema registry running (pid {st.pid}) on {st.url}; topic {st.topic}",
+        stopped="schema registry not running; topic {st.topic}",
         foreground=_registry_foreground,
         start_help="Start the registry (Kafka must run); a no-op if it already runs.",
     ),
@@ -230,8 +184,8 @@ SERVICES = (
         name="stream",
         title="stream",
         help="The Spark Structured Streaming processes: Kafka -> bronze, silver and gold.",
-        build=_stream,
-        where=lambda _s: "",
+        service="streaming.stream_service:StreamService",
+        where="",
         describe=_describe_stream,
         foreground=_stream_foreground,
         start_help="Start the streaming queries (in the background unless --foreground).",
@@ -241,9 +195,10 @@ SERVICES = (
         name="dagster",
         title="Dagster",
         help="Dagster (`dagster dev`: UI, daemon, code server) on workspace.yaml.",
-        build=_dagster,
-        where=lambda s: str(s.url),  # type: ignore[attr-defined]
-        describe=_describe_dagster,
+        service="orchestration.dagster_service:DagsterService",
+        where="{svc.url}",
+        running="Dagster running (pid {st.pid}) on {st.url}; DAGSTER_HOME {st.home}",
+        stopped="Dagster not running; DAGSTER_HOME {st.home}",
         start_help="Start Dagster and wait until its UI answers; a no-op if it already runs.",
         stop_help="Stop Dagster and every process it started; a no-op if it is not running.",
     ),
@@ -251,17 +206,19 @@ SERVICES = (
         name="dashboard",
         title="dashboard",
         help="The live dashboard (Streamlit) over gold and ops, read with delta-rs.",
-        build=_dashboard,
-        where=lambda s: str(s.url),  # type: ignore[attr-defined]
-        describe=_describe_dashboard,
+        service="serving.dashboard.dashboard_service:DashboardService",
+        where="{svc.url}",
+        running="dashboard running (pid {st.pid}) on {st.url}",
+        stopped="dashboard not running",
     ),
     ServiceSpec(
         name="sql-server",
         title="SQL server",
         help="SQL for BI tools and notebooks: Spark's Thrift server (JDBC) and Spark Connect.",
-        build=_sql_server,
-        where=lambda s: str(s.url),  # type: ignore[attr-defined]
-        describe=_describe_sql_server,
+        service="serving.sql_server_service:SqlServerService",
+        where="{svc.url}",
+        running="SQL server running (pid {st.pid}) on {svc.url}",
+        stopped="SQL server not running ({svc.url} when started)",
         foreground=_sql_server_foreground,
         start_help="Start the Thrift and Spark Connect servers; a no-op if they already run.",
     ),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from orchestration.dagster_service import DagsterService
 from rapport.runtime.kafka_broker import LocalKafkaBroker
+from rapport.runtime.processes import tree_rss_mb
 from rapport.settings import Settings
 from registry.registry_service import RegistryService
 from serving.dashboard.dashboard_service import DashboardService
@@ -84,6 +85,27 @@ class Stack:
         say(f"Kafka: {'stopped' if self.kafka.stop() else 'was not running'}")
 
     def status(self) -> list[ServiceLine]:
+        """One line per service; a running one ends with its process tree's resident memory."""
+        lines = self._status()
+        pids = self._pids()
+        return [
+            ServiceLine(line.name, line.running, f"{line.detail}, RSS {tree_rss_mb(pid):,.0f} MiB")
+            if line.running and pid
+            else line
+            for line, pid in zip(lines, pids, strict=True)
+        ]
+
+    def total_rss_mb(self) -> float:
+        """The whole stack's resident memory (MiB): every running service's process tree."""
+        return sum(tree_rss_mb(pid) for pid in self._pids() if pid)
+
+    def _pids(self) -> list[int | None]:
+        """Each service's pid, in the order of `status()` (None when it is not running)."""
+        services = (self.kafka, self.registry, self.stream, self.dagster, self.dashboard,
+                    self.sql_server)  # fmt: skip
+        return [s.status().pid for s in services]
+
+    def _status(self) -> list[ServiceLine]:
         broker = self.kafka.status()
         stream = self.stream.status()
         registry = self.registry.status()

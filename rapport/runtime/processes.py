@@ -219,3 +219,30 @@ def port_taken(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory (MiB) of `root` and its descendants, from /proc (Linux); 0 elsewhere.
+
+    A service is a process tree (a Python process and its JVM, Dagster and its children):
+    its footprint is the sum, which is what `rapport status` shows and the bench samples.
+    """
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            pages = int((entry / "statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = pages
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20

@@ -69,7 +69,8 @@ def _bars(
         encoding["color"] = {"field": color, "type": "nominal"}
         if not stack:
             encoding["xOffset"] = {"field": color}
-    st.vega_lite_chart(frame, {"mark": {"type": "bar", "tooltip": True}, "encoding": encoding})
+    spec = {"mark": {"type": "bar", "tooltip": True}, "encoding": encoding}
+    st.vega_lite_chart(frame, spec, width="stretch")
 
 
 def _total(since: Any, what: str, value: Any) -> None:

@@ -7,6 +7,7 @@ JVM and the Delta table. Only the state folder and ports are the test's own.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -88,10 +89,19 @@ def same_figures_through_jdbc_connect_and_rapport_sql(
         assert out.returncode == 0, out.stderr
         return [[str(v) for v in row.values()] for row in json.loads(out.stdout)]
 
-    def filled() -> bool:
-        return all(embedded(q) and embedded(q)[0][0] not in {"0", "None"} for q in SERVED_QUERIES)
+    seen: dict[str, str] = {}
 
-    assert wait_until(filled, timeout_s=240, interval_s=3.0), "gold and silver stayed empty"
+    def filled() -> bool:
+        """Gold and silver hold the simulated orders (silver runs on idle CPU: it may lag)."""
+        for query in SERVED_QUERIES:
+            out = rapport(env, "sql", query, "--format", "json")
+            seen[query] = out.stdout[-300:] + out.stderr[-300:]
+            rows = json.loads(out.stdout) if out.returncode == 0 else []
+            if not rows or str(next(iter(rows[0].values()))) in {"0", "None"}:
+                return False
+        return True
+
+    assert wait_until(filled, timeout_s=480, interval_s=5.0), seen
     expected = [embedded(q) for q in SERVED_QUERIES]
     service = SqlServerService(settings)
     for query, rows in zip(SERVED_QUERIES, expected, strict=True):
@@ -180,7 +190,9 @@ def test_up_produce_query_down(
         assert stream_status.returncode == 0
         assert "bronze_events: batch" in stream_status.stdout
 
-        assert "sql      running" in rapport(env, "status").stdout
+        served = rapport(env, "status").stdout
+        assert "sql      running" in served
+        assert re.search(r"^total\s+RSS [\d,]+ MiB$", served, re.M), served
         same_figures_through_jdbc_connect_and_rapport_sql(env, settings)
     finally:
         down = rapport(env, "down")
