@@ -232,7 +232,7 @@ def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
 
 
 #: The sustained run's traffic: the simulator's full mix with light chaos.
-SUSTAINED_CHAOS = {"duplicates": 0.01, "out_of_order": 0.01, "malformed": 0.001}
+SUSTAINED_DUPLICATES, SUSTAINED_OUT_OF_ORDER, SUSTAINED_MALFORMED = 0.01, 0.01, 0.001
 
 
 def _send_live(settings_json: str, seed: int, rate: float, seconds: float, out: Any) -> None:
@@ -243,7 +243,11 @@ def _send_live(settings_json: str, seed: int, rate: float, seconds: float, out: 
 
     settings = Settings.model_validate(json.loads(settings_json))
     ledger = run_live(settings, ShopConfig(seed=seed, run_tag=f"run{seed}"),
-                      ChaosConfig(**SUSTAINED_CHAOS), LiveRun(rate, seconds))  # fmt: skip
+                      ChaosConfig(
+        duplicates=SUSTAINED_DUPLICATES,
+        out_of_order=SUSTAINED_OUT_OF_ORDER,
+        malformed=SUSTAINED_MALFORMED,
+    ), LiveRun(rate, seconds))  # fmt: skip
     out.put(sum(ledger.sent.values()))
 
 
