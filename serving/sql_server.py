@@ -32,9 +32,15 @@ APP_NAME = "rapport-sql-server"
 
 def server_settings(settings: Settings) -> Settings:
     """The settings of the server's own Spark driver: its memory, UI port and listeners."""
+    from rapport.lakehouse.spark import runtime_jars
+
     serving = settings.serving
     conf = {
         **settings.spark.conf,
+        # Delta on the driver's own classpath, not only in spark.jars: Spark Connect runs each
+        # session's queries under a class loader of its own, and the closure cleaner cannot
+        # read a class that only spark.jars' loader knows (Delta's state cache then fails).
+        "spark.driver.extraClassPath": ":".join(str(j) for j in runtime_jars(settings)),
         # HiveServer2 reads its own settings from the Hadoop configuration.
         "spark.hadoop.hive.server2.thrift.bind.host": serving.host,
         "spark.hadoop.hive.server2.thrift.port": str(serving.thrift_port),

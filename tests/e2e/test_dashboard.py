@@ -133,9 +133,10 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
                     settings, "SELECT period, active_customers FROM gold.active_customers"
                 ).to_pylist()
             }
-            assert set(active) == {p for p, _ in ACTIVE_PERIODS}
+            assert set(active) <= {p for p, _ in ACTIVE_PERIODS}  # the catalog's labels only
             for period, _seconds in ACTIVE_PERIODS:
-                expect(metric(f"Active, last {period}")).to_have_text(f"{active[period]:,}")
+                # A history load leaves the live window empty: the tile then says 0, as gold.
+                expect(metric(f"Active, last {period}")).to_have_text(f"{active.get(period, 0):,}")
             # Each chart's total, in the window the page says it drew, equals gold's.
             for what, sql in CHART_TOTALS.items():
                 caption = page.get_by_text(re.compile(rf"In this chart, since .* UTC: {what} "))

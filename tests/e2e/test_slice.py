@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from rapport.lakehouse.tables import BRONZE_EVENTS
+from rapport.lakehouse.layout import existing_delta
+from rapport.lakehouse.tables import BRONZE_EVENTS, GOLD_SALES_BY_DAY
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from tests.helpers.settings import SettingsFactory, rapport_bin
@@ -62,7 +63,7 @@ SERVED_QUERIES = (
     "FROM silver.orders o JOIN silver.order_lines l ON o.event_id = l.event_id "
     "GROUP BY o.currency ORDER BY o.currency",
     "SELECT count(*) AS groups, CAST(sum(orders) AS BIGINT) AS orders "
-    "FROM gold.sales_by_day VERSION AS OF 1",
+    "FROM gold.sales_by_day VERSION AS OF {version}",
 )
 
 CONNECT_CLIENT = """
@@ -89,22 +90,32 @@ def same_figures_through_jdbc_connect_and_rapport_sql(
         assert out.returncode == 0, out.stderr
         return [[str(v) for v in row.values()] for row in json.loads(out.stdout)]
 
-    seen: dict[str, str] = {}
+    seen: dict[str, Any] = {}
+    queries = list(SERVED_QUERIES)
 
     def filled() -> bool:
         """Gold and silver hold the simulated orders (silver runs on idle CPU: it may lag)."""
-        for query in SERVED_QUERIES:
+        # Time travel to the version gold has now: pinned, so later commits change nothing.
+        gold = existing_delta(GOLD_SALES_BY_DAY.location(settings))
+        version = gold.version() if gold is not None else 0
+        queries[:] = [q.format(version=version) for q in SERVED_QUERIES]
+        now = []
+        for query in queries:
             out = rapport(env, "sql", query, "--format", "json")
             seen[query] = out.stdout[-300:] + out.stderr[-300:]
             rows = json.loads(out.stdout) if out.returncode == 0 else []
             if not rows or str(next(iter(rows[0].values()))) in {"0", "None"}:
                 return False
-        return True
+            now.append(out.stdout)
+        # Settled: the same answers twice in a row, so every client below reads what this did.
+        settled = now == seen.get("previous")
+        seen["previous"] = now
+        return settled
 
     assert wait_until(filled, timeout_s=480, interval_s=5.0), seen
-    expected = [embedded(q) for q in SERVED_QUERIES]
+    expected = [embedded(q) for q in queries]
     service = SqlServerService(settings)
-    for query, rows in zip(SERVED_QUERIES, expected, strict=True):
+    for query, rows in zip(queries, expected, strict=True):
         argv = beeline_command(
             service.jdbc_url, ["--outputformat=csv2", "--silent=true", "-e", query]
         )
@@ -118,7 +129,7 @@ def same_figures_through_jdbc_connect_and_rapport_sql(
 
     connection = hive.connect(host="127.0.0.1", port=settings.serving.thrift_port)
     try:
-        for query, rows in zip(SERVED_QUERIES, expected, strict=True):
+        for query, rows in zip(queries, expected, strict=True):
             cursor = connection.cursor()
             cursor.execute(query)
             assert [[str(v) for v in row] for row in cursor.fetchall()] == rows, query
@@ -126,7 +137,7 @@ def same_figures_through_jdbc_connect_and_rapport_sql(
         connection.close()
     assert service.connect_url is not None
     connect = subprocess.run(
-        [sys.executable, "-c", CONNECT_CLIENT, service.connect_url, *SERVED_QUERIES],
+        [sys.executable, "-c", CONNECT_CLIENT, service.connect_url, *queries],
         capture_output=True, text=True, timeout=180, check=False, env=env,
     )  # fmt: skip
     assert connect.returncode == 0, connect.stderr
