@@ -28,7 +28,8 @@ def pom_property(name: str) -> str:
 def python_pin(package: str) -> str:
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"]:
-        match = re.fullmatch(rf"{re.escape(package)}==([\w.]+)", requirement)
+        # Extras do not change the pin: pyspark[connect]==4.1.1 pins pyspark 4.1.1.
+        match = re.fullmatch(rf"{re.escape(package)}(?:\[[\w,-]+\])?==([\w.]+)", requirement)
         if match:
             return match.group(1)
     raise AssertionError(f"{package} is not pinned with == in pyproject.toml")
