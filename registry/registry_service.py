@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken
+from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken, reachable_host
 from rapport.settings import Settings, settings_env
 
 REGISTRY_MODULE = "registry"
@@ -33,9 +33,7 @@ class RegistryService:
 
     @property
     def _host(self) -> str:
-        """The host to reach the bundled registry on (a wildcard address means loopback)."""
-        host = self.settings.registry.host
-        return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+        return reachable_host(self.settings.registry.host)
 
     @property
     def url(self) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken
+from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken, reachable_host
 from rapport.settings import Settings, settings_env
 
 SERVER_MODULE = "serving.sql_server"
@@ -44,8 +44,7 @@ class SqlServerService:
 
     @property
     def _host(self) -> str:
-        host = self.settings.serving.host
-        return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+        return reachable_host(self.settings.serving.host)
 
     @property
     def jdbc_url(self) -> str:

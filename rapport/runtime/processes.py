@@ -211,6 +211,11 @@ def wait_until(check: object, timeout_s: float, interval_s: float = 0.25) -> boo
         time.sleep(interval_s)
 
 
+def reachable_host(host: str) -> str:
+    """The address to reach a service on: a wildcard bind address means loopback."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+
+
 def port_taken(host: str, port: int) -> bool:
     """Whether something already accepts connections there (it would fool a readiness check)."""
 
