@@ -39,6 +39,10 @@ class Workload:
 
     #: (domain, key, value) of each record; the topic follows from the domain.
     records: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    #: Seconds after `start` on the event clock when each record was made: its send slot
+    #: when the workload is replayed at its rate (a duplicate shares its original's slot,
+    #: a record held back out of order keeps the slot it was released in).
+    slots: list[float] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     orders: DailyOrders = field(default_factory=dict)
     first_event_time: datetime | None = None
@@ -131,6 +135,7 @@ def generate(
         if len(workload.records) >= count:
             break
         workload.records.append((record.domain, record.key, record.value))
+        workload.slots.append(clock.events / rate)
         workload.kinds[record.kind] += 1
         orders.add(record)
         if record.event is not None:
@@ -168,6 +173,54 @@ def produce(settings: Settings, workload: Workload) -> Produced:
         for domain, key, value in workload.records:
             producer.send_raw(topics[domain], key, value, "bench")
     return Produced(len(workload.records), time.perf_counter() - began)
+
+
+@dataclass(frozen=True)
+class Paced:
+    """A paced replay: what was sent, and how far the sender fell behind its schedule."""
+
+    records: int
+    seconds: float
+    #: Seconds the first send came after the planned start (generation overran its lead).
+    late_start_s: float
+    #: The most any record was sent after its slot; small means the offered rate is real.
+    max_behind_s: float
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+def send_paced(settings: Settings, workload: Workload, start_at: float, seconds: float) -> Paced:
+    """Send each record at `start_at` (epoch seconds) + its slot, until `seconds` have passed.
+
+    The workload's event times began at `start_at`, so each record reaches Kafka about when
+    it says it happened, as a live producer's would; the records were made ahead, so
+    sending costs the producer call alone and the rate offered is the rate asked for.
+    """
+    from registry.producer import EventProducer
+
+    topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
+    end_at = start_at + seconds
+    sent = 0
+    max_behind = 0.0
+    with EventProducer(settings, transport="librdkafka", linger_ms=5) as producer:
+        delay = start_at - time.time()
+        late_start = max(0.0, -delay)
+        if delay > 0:
+            time.sleep(delay)
+        for (domain, key, value), slot in zip(workload.records, workload.slots, strict=True):
+            due = start_at + slot
+            if due >= end_at:
+                break
+            ahead = due - time.time()
+            if ahead > 0.002:
+                time.sleep(ahead)
+            else:
+                max_behind = max(max_behind, -ahead)
+            producer.send_raw(topics[domain], key, value, "bench")
+            sent += 1
+    return Paced(sent, max(time.time() - start_at, 0.0), round(late_start, 2), max_behind)
 
 
 def schema_ids(settings: Settings) -> dict[tuple[str, int], int]:
