@@ -1,14 +1,13 @@
 """Bronze rows to verdicts, in Spark: valid events go on, the rest to bronze.quarantine.
 
 The verdict itself is `rapport.contracts.classify.classify`, the same code the batch loads
-use; this module runs it inside Spark's Python workers (mapInPandas), each worker with its own
+use; this module runs it inside Spark's Python workers (mapInArrow), each worker with its own
 cached registry resolver, so a new schema id is fetched once and no restart is needed.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from rapport.lakehouse.tables import BRONZE_QUARANTINE
 from rapport.settings import RegistrySettings, Settings
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame
 
 #: The bronze columns a verdict row carries along, so nothing downstream joins back to bronze.
@@ -86,28 +85,50 @@ def _resolver(registry: WorkerRegistry) -> Any:
     return found
 
 
-def _verdicts(registry: WorkerRegistry, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    import pandas as pd
+def _verdicts(
+    registry: WorkerRegistry, batches: Iterable[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """Arrow in, Arrow out: the bronze columns pass through untouched, the verdict is added.
+
+    Arrow rather than pandas: the record bytes are not copied into a DataFrame and back,
+    and the passthrough columns are handed on as they came.
+    """
+    import orjson
+    import pyarrow as pa
 
     from rapport.contracts.classify import classify
 
     resolver = _resolver(registry)
-    found = ("valid", "reason", "event_id", "event_type", "subject", "contract_version",
-             "schema_id", "data_json")  # fmt: skip
-    for frame in frames:
-        rows = []
-        for value in frame["value"]:
-            verdict = classify(bytes(value) if value is not None else None, resolver)
-            data = json.dumps(verdict.data) if verdict.valid else None
-            rows.append(
-                (verdict.valid, verdict.reason, verdict.event_id, verdict.event_type,
-                 verdict.subject, verdict.version, verdict.schema_id, data)
-            )  # fmt: skip
-        verdicts = pd.DataFrame(rows, columns=list(found), index=frame.index)
-        # Nullable integers: a rejected record has no version or schema id.
-        for column in ("contract_version", "schema_id"):
-            verdicts[column] = verdicts[column].astype("Int32")
-        yield pd.concat([frame[list(PASSTHROUGH)], verdicts], axis=1)
+    columns = _found_types()
+    names = [*PASSTHROUGH, *(name for name, _ in columns)]
+    for batch in batches:
+        found: list[list[Any]] = [[] for _ in columns]
+        valid, reason, event_id, event_type, subject, version, schema_id, data = found
+        for value in batch.column("value").to_pylist():
+            verdict = classify(value, resolver)
+            valid.append(verdict.valid)
+            reason.append(verdict.reason)
+            event_id.append(verdict.event_id)
+            event_type.append(verdict.event_type)
+            subject.append(verdict.subject)
+            version.append(verdict.version)
+            schema_id.append(verdict.schema_id)
+            data.append(orjson.dumps(verdict.data).decode() if verdict.valid else None)
+        arrays = [batch.column(name) for name in PASSTHROUGH]
+        arrays += [
+            pa.array(values, type=kind) for values, (_, kind) in zip(found, columns, strict=True)
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _found_types() -> tuple[tuple[str, Any], ...]:
+    import pyarrow as pa
+
+    return (
+        ("valid", pa.bool_()), ("reason", pa.string()), ("event_id", pa.string()),
+        ("event_type", pa.string()), ("subject", pa.string()), ("contract_version", pa.int32()),
+        ("schema_id", pa.int32()), ("data_json", pa.string()),
+    )  # fmt: skip
 
 
 def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:
@@ -116,7 +137,7 @@ def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:
     if password is not None:
         bronze.sparkSession.sparkContext.environment[PASSWORD_ENV] = password.get_secret_value()
     source = bronze.select(*PASSTHROUGH)
-    return source.mapInPandas(
+    return source.mapInArrow(
         functools.partial(_verdicts, WorkerRegistry.of(settings)), schema=VERDICT_COLUMNS
     )
 
