@@ -91,6 +91,15 @@ def _gold_orders(settings: Settings) -> dict[tuple[str, str], tuple[int, Any]]:
     }
 
 
+def _not_failed(stream: Any) -> None:
+    """Stop a wait at once when the stream failed, instead of at its deadline."""
+    status = stream.status()
+    if status.state in ("failed", "stopped"):
+        raise RuntimeError(
+            f"the stream is {status.state}; see its log in {stream.settings.run_dir}"
+        )
+
+
 def peer_burst(settings: Settings, rate: float, seconds: float) -> tuple[dict[str, Any], Any]:
     """The peer's burst (the same seed, size and rate as bench.baseline's), through Rapport.
 
@@ -107,7 +116,12 @@ def peer_burst(settings: Settings, rate: float, seconds: float) -> tuple[dict[st
     stream = StreamService(settings)
     stream.start(timeout_s=600)
     started = time.monotonic()
-    exact = wait_until(lambda: _gold_orders(settings) == workload.orders, 900, 0.1)
+
+    def exact_now() -> bool:
+        _not_failed(stream)
+        return _gold_orders(settings) == workload.orders
+
+    exact = wait_until(exact_now, 900, 0.1)
     took = time.monotonic() - started
     stream.stop()
     section = {
@@ -139,6 +153,7 @@ def drain_burst(
     started = time.monotonic()
 
     def gold_caught_up() -> bool:
+        _not_failed(stream)
         return stream.status().last_gold_batch.get("total_lag") == 0
 
     caught = wait_until(gold_caught_up, 1800, 0.5)
@@ -231,31 +246,36 @@ def idle_latency(settings: Settings, events: int) -> dict[str, Any]:
     return {"events": events, "seen": len(waits), "send_to_gold_s": _percentiles(waits)}
 
 
-def _send_paced(settings_json: str, seed: int, rate: float, seconds: float, lead_s: float,
-                out: Any) -> None:  # fmt: skip
+def _send_paced(settings_json: str, seed: int, rate: float, warmup_s: float, seconds: float,
+                lead_s: float, out: Any) -> None:  # fmt: skip
     """In a process of its own: the shop's full mix made ahead, then sent at `rate`.
 
     The records' event times start `lead_s` from now, the time their generation is allowed;
-    sending starts then. Puts the start (epoch seconds), then what `send_paced` returns.
+    sending starts then and runs `warmup_s` + `seconds` without a pause, so the stream is
+    under the load when the measured part begins. Puts when that part begins (epoch
+    seconds), then what `send_paced` returns, as a dict.
     """
     from dataclasses import asdict
 
     from bench.workload import send_paced
+    from registry.producer import EventProducer
 
     settings = Settings.model_validate(json.loads(settings_json))
     start_at = time.time() + lead_s
-    out.put(start_at)
-    # A few more than rate x seconds: duplicates share their original's slot.
-    count = int(rate * seconds * 1.05) + 1000
-    workload = generate(count, seed=seed, rate=rate, start=datetime.fromtimestamp(start_at, UTC),
-                        schema_ids=schema_ids(settings))  # fmt: skip
-    paced = send_paced(settings, workload, start_at, seconds)
+    out.put(start_at + warmup_s)
+    with EventProducer(settings, transport="librdkafka", linger_ms=5) as producer:
+        # A few more than rate x seconds: duplicates share their original's slot.
+        count = int(rate * (warmup_s + seconds) * 1.05) + 1000
+        workload = generate(count, seed=seed, rate=rate,
+                            start=datetime.fromtimestamp(start_at, UTC),
+                            schema_ids=schema_ids(settings))  # fmt: skip
+        paced = send_paced(settings, producer, workload, start_at, warmup_s + seconds)
     out.put({**asdict(paced), "records_per_s": paced.records_per_s,
              "generate_s": round(workload.generate_s, 1)})  # fmt: skip
 
 
 #: Seconds the sender may take to make its records, per million, before the send starts
-#: (generation runs at about 65,000 records/s on the 2-core machine; this leaves room).
+#: (generation runs at about 45,000-65,000 records/s on the 2-core machine; this leaves room).
 LEAD_S_PER_MILLION = 40.0
 
 
@@ -265,6 +285,7 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
     The traffic comes from a process of its own, as a service's producer would, and is made
     before its clock starts, so the two cores go to the stream and the broker and the rate
     offered is the rate asked for (made live beside the stream, it fell short at 4,450/s).
+    Sampling starts `warmup_s` into the load, never from an idle stream.
     """
     import multiprocessing
 
@@ -275,27 +296,18 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
     stream = StreamService(settings)
     payload = json.dumps(revealed(settings))
     spawn = multiprocessing.get_context("spawn")
-    counts: Any = spawn.Queue()
-
-    def lead(secs: float) -> float:
-        return 10.0 + LEAD_S_PER_MILLION * rate * secs / 1e6
-
-    warm = spawn.Process(target=_send_paced, args=(payload, 31, rate, warmup_s, lead(warmup_s),
-                                                   counts))  # fmt: skip
-    warm.start()
-    counts.get(timeout=120)
-    counts.get(timeout=lead(warmup_s) + warmup_s + 120)
-    warm.join()
-    sender = spawn.Process(target=_send_paced, args=(payload, 32, rate, seconds, lead(seconds),
-                                                     counts))  # fmt: skip
+    results: Any = spawn.Queue()
+    lead_s = 10.0 + LEAD_S_PER_MILLION * rate * (warmup_s + seconds) / 1e6
+    sender = spawn.Process(
+        target=_send_paced, args=(payload, 32, rate, warmup_s, seconds, lead_s, results)
+    )
     gold_lag: list[float] = []
     gold_behind: list[float] = []
     silver_behind: list[float] = []
     silver_batches: set[Any] = set()
     silver_before = stream.status().last_batch.get("batch_id")
     sender.start()
-    # Sampling starts when the send does; until then the stream idles.
-    time.sleep(max(0.0, counts.get(timeout=120) - time.time()))
+    time.sleep(max(0.0, results.get(timeout=120) - time.time()))
     began = time.monotonic()
     next_at = began + 1.0
     while sender.is_alive():
@@ -323,17 +335,19 @@ def sustained(settings: Settings, rate: float, seconds: float, warmup_s: float) 
                 continue
             out.append(behind_seconds(now, ends, processed, waiting))
     elapsed = time.monotonic() - began
-    paced = counts.get(timeout=60) if sender.exitcode == 0 else {}
     sender.join()
-    records_sent = paced.get("records")
+    if sender.exitcode != 0:
+        raise RuntimeError(f"the load's sender failed (exit code {sender.exitcode}); see above")
+    paced = results.get(timeout=60)
     return {
         "rate": rate,
         "seconds": seconds,
-        "records_sent": records_sent,
-        "achieved_rate": round(paced["records_per_s"]) if records_sent else None,
-        "sender_late_start_s": paced.get("late_start_s"),
-        "sender_max_behind_s": round(paced["max_behind_s"], 2) if records_sent else None,
-        "sender_generate_s": paced.get("generate_s"),
+        "warmup_s": warmup_s,
+        "records_sent": paced["records"],
+        "achieved_rate": round(paced["records_per_s"]),
+        "sender_late_start_s": paced["late_start_s"],
+        "sender_max_behind_s": round(paced["max_behind_s"], 2),
+        "sender_generate_s": paced["generate_s"],
         "sampled_s": round(elapsed),
         "gold_lag_s": _percentiles(gold_lag),
         "gold_behind_s": _percentiles(gold_behind),

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapport.contracts.catalog import default_catalog
 from rapport.settings import PROJECT_ROOT, Settings
 from rapport.simulator.shop import Shop, ShopConfig, ShopEvent
 from rapport.simulator.wire import ChaosConfig, WireRecord, wire_records
+
+if TYPE_CHECKING:
+    from registry.producer import EventProducer
 
 #: The chaos of a calm production day: 1 % duplicates, 1 % out of order, 0.1 % malformed.
 LIGHT_CHAOS = ChaosConfig(duplicates=0.01, out_of_order=0.01, malformed=0.001)
@@ -191,35 +194,36 @@ class Paced:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-def send_paced(settings: Settings, workload: Workload, start_at: float, seconds: float) -> Paced:
+def send_paced(
+    settings: Settings, producer: EventProducer, workload: Workload, start_at: float, seconds: float
+) -> Paced:
     """Send each record at `start_at` (epoch seconds) + its slot, until `seconds` have passed.
 
     The workload's event times began at `start_at`, so each record reaches Kafka about when
     it says it happened, as a live producer's would; the records were made ahead, so
     sending costs the producer call alone and the rate offered is the rate asked for.
+    `producer` is opened before the records are made: its connection is up when they go.
     """
-    from registry.producer import EventProducer
-
     topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
     end_at = start_at + seconds
     sent = 0
     max_behind = 0.0
-    with EventProducer(settings, transport="librdkafka", linger_ms=5) as producer:
-        delay = start_at - time.time()
-        late_start = max(0.0, -delay)
-        if delay > 0:
-            time.sleep(delay)
-        for (domain, key, value), slot in zip(workload.records, workload.slots, strict=True):
-            due = start_at + slot
-            if due >= end_at:
-                break
-            ahead = due - time.time()
-            if ahead > 0.002:
-                time.sleep(ahead)
-            else:
-                max_behind = max(max_behind, -ahead)
-            producer.send_raw(topics[domain], key, value, "bench")
-            sent += 1
+    delay = start_at - time.time()
+    late_start = max(0.0, -delay)
+    if delay > 0:
+        time.sleep(delay)
+    for (domain, key, value), slot in zip(workload.records, workload.slots, strict=True):
+        due = start_at + slot
+        if due >= end_at:
+            break
+        ahead = due - time.time()
+        if ahead > 0.002:
+            time.sleep(ahead)
+        else:
+            max_behind = max(max_behind, -ahead)
+        producer.send_raw(topics[domain], key, value, "bench")
+        sent += 1
+    producer.flush()
     return Paced(sent, max(time.time() - start_at, 0.0), round(late_start, 2), max_behind)
 
 

@@ -67,6 +67,20 @@ query Newest($key: AssetKeyInput!) {
 }
 """
 
+OBSERVATION_QUERY = """
+query Observed($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) {
+    ... on Asset { assetObservations(limit: 1) { timestamp runId } }
+  }
+}
+"""
+
+RUNS_QUERY = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) { ... on Runs { results { runId jobName } } }
+}
+"""
+
 SENSOR_QUERY = """
 query Ticks($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
@@ -74,7 +88,7 @@ query Ticks($selector: SensorSelector!) {
     ... on Sensor {
       sensorState {
         status
-        ticks(limit: 50) { status timestamp cursor error { message stack } }
+        ticks(limit: 50) { status timestamp cursor runIds error { message stack } }
       }
     }
     ... on Error { message }
@@ -89,6 +103,7 @@ class Tick:
     timestamp: float
     cursor: dict[str, Any]
     error: str | None
+    run_ids: tuple[str, ...] = ()
 
 
 def graphql(dagster: DagsterService, query: str, **variables: Any) -> dict[str, Any]:
@@ -101,13 +116,13 @@ def graphql(dagster: DagsterService, query: str, **variables: Any) -> dict[str, 
     return dict(body["data"])
 
 
-def sensor_ticks(dagster: DagsterService) -> list[Tick] | str:
-    """The rapport_alerts sensor's ticks, newest first, as the daemon recorded them; or why
-    there are none to read (the code location is still loading, or failed)."""
+def sensor_ticks(dagster: DagsterService, sensor_name: str = "rapport_alerts") -> list[Tick] | str:
+    """A sensor's ticks, newest first, as the daemon recorded them; or why there are none to
+    read (the code location is still loading, or failed)."""
     selector = {
         "repositoryLocationName": "rapport",
         "repositoryName": "__repository__",
-        "sensorName": "rapport_alerts",
+        "sensorName": sensor_name,
     }
     sensor = graphql(dagster, SENSOR_QUERY, selector=selector)["sensorOrError"]
     if sensor["__typename"] != "Sensor":
@@ -118,6 +133,7 @@ def sensor_ticks(dagster: DagsterService) -> list[Tick] | str:
             timestamp=t["timestamp"],
             cursor=json.loads(t["cursor"]) if t["cursor"] else {},
             error=(t["error"] or {}).get("message"),
+            run_ids=tuple(t["runIds"] or ()),
         )
         for t in sensor["sensorState"]["ticks"]
     ]
@@ -360,3 +376,22 @@ def test_a_stopped_stream_alerts_past_its_sla_and_recovers_after_restart(
         f"Dagster's newest materializations (reported, current Delta version): {reported}"
     )
     log(f"{len(webhook.received)} notices, Dagster has the new versions")
+
+    # 6. The stream's observations come from the observe_stream sensor, not from runs: it
+    # ticked while Dagster was up, each stream table has an observation from then, and no
+    # run was started for it (the Runs page of a stack left up shows real work only).
+    observed = sensor_ticks(dagster, "observe_stream")
+    assert not isinstance(observed, str), observed
+    ticks = [t for t in observed if t.timestamp >= started]
+    assert ticks, f"observe_stream never ticked: {observed[:3]}"
+    assert not [t for t in ticks if t.error], [t.error for t in ticks if t.error]
+    assert not [t for t in ticks if t.run_ids], [t.run_ids for t in ticks]
+    tagged = {"tags": [{"key": "dagster/sensor_name", "value": "observe_stream"}]}
+    runs = graphql(dagster, RUNS_QUERY, filter=tagged)["runsOrError"]["results"]
+    assert runs == [], f"observation runs on the Runs page: {runs}"
+    for table in (key.removeprefix("sla:") for key in sla_of):
+        found = graphql(dagster, OBSERVATION_QUERY, key={"path": table.split(".")})
+        newest = ((found["assetOrError"] or {}).get("assetObservations") or [None])[0]
+        assert newest is not None, f"no observation of {table}"
+        assert float(newest["timestamp"]) / 1000 >= started, (table, newest, started)
+    log(f"observe_stream: {len(ticks)} ticks, no runs")
