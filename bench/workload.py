@@ -137,7 +137,9 @@ def generate(
     for record in wire_records(clock.counted(shop.events(clock.times())), chaos, seed, schema_ids):
         if len(workload.records) >= count:
             break
-        workload.records.append((record.domain, record.key, record.value))
+        # orjson leaves spare capacity in the bytes it returns (about 4 KiB for a 0.4 KiB
+        # record); an exact copy keeps a million records in ~0.6 GiB instead of ~4 GiB.
+        workload.records.append((record.domain, record.key, bytes(memoryview(record.value))))
         workload.slots.append(clock.events / rate)
         workload.kinds[record.kind] += 1
         orders.add(record)
