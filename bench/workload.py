@@ -166,11 +166,16 @@ class Produced:
         return self.records / self.seconds if self.seconds else 0.0
 
 
+def event_topics(settings: Settings) -> dict[str, str]:
+    """Each contract domain's Kafka topic, for sending a workload's (domain, ...) records."""
+    return {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
+
+
 def produce(settings: Settings, workload: Workload) -> Produced:
     """Send every record as fast as the producer goes; returns once Kafka acknowledged all."""
     from registry.producer import EventProducer
 
-    topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
+    topics = event_topics(settings)
     began = time.perf_counter()
     # The simulator's producer settings (librdkafka, acks=all, idempotent); closing flushes
     # and raises DeliveryError if any record was not acknowledged.
@@ -206,7 +211,7 @@ def send_paced(
     sending costs the producer call alone and the rate offered is the rate asked for.
     `producer` is opened before the records are made: its connection is up when they go.
     """
-    topics = {d: settings.kafka.topics[d].name for d in default_catalog().domains()}
+    topics = event_topics(settings)
     end_at = start_at + seconds
     sent = 0
     max_behind = 0.0

@@ -36,12 +36,18 @@ PASSTHROUGH = (
     "event_date",
 )
 
+#: What classify found, in the order a verdict row holds it: (column, Spark SQL type).
+FOUND = (
+    ("valid", "boolean"), ("reason", "string"), ("event_id", "string"),
+    ("event_type", "string"), ("subject", "string"), ("contract_version", "int"),
+    ("schema_id", "int"), ("data_json", "string"),
+)  # fmt: skip
+
 #: A verdict row: the record's coordinates and bytes, then what classify found.
 VERDICT_COLUMNS = (
     "topic string, partition int, offset long, key binary, value binary, "
     "kafka_timestamp timestamp, event_time timestamp, ingest_time timestamp, event_date date, "
-    "valid boolean, reason string, event_id string, event_type string, subject string, "
-    "contract_version int, schema_id int, data_json string"
+    + ", ".join(f"{name} {kind}" for name, kind in FOUND)
 )
 
 #: The variable a Python worker reads the registry's password from. It travels in the Python
@@ -99,10 +105,11 @@ def _verdicts(
     from rapport.contracts.classify import classify
 
     resolver = _resolver(registry)
-    columns = _found_types()
-    names = [*PASSTHROUGH, *(name for name, _ in columns)]
+    arrow_types = {"boolean": pa.bool_(), "string": pa.string(), "int": pa.int32()}
+    kinds = [arrow_types[kind] for _, kind in FOUND]
+    names = [*PASSTHROUGH, *(name for name, _ in FOUND)]
     for batch in batches:
-        found: list[list[Any]] = [[] for _ in columns]
+        found: list[list[Any]] = [[] for _ in FOUND]
         valid, reason, event_id, event_type, subject, version, schema_id, data = found
         for value in batch.column("value").to_pylist():
             verdict = classify(value, resolver)
@@ -115,20 +122,8 @@ def _verdicts(
             schema_id.append(verdict.schema_id)
             data.append(orjson.dumps(verdict.data).decode() if verdict.valid else None)
         arrays = [batch.column(name) for name in PASSTHROUGH]
-        arrays += [
-            pa.array(values, type=kind) for values, (_, kind) in zip(found, columns, strict=True)
-        ]
+        arrays += [pa.array(values, type=kind) for values, kind in zip(found, kinds, strict=True)]
         yield pa.RecordBatch.from_arrays(arrays, names=names)
-
-
-def _found_types() -> tuple[tuple[str, Any], ...]:
-    import pyarrow as pa
-
-    return (
-        ("valid", pa.bool_()), ("reason", pa.string()), ("event_id", pa.string()),
-        ("event_type", pa.string()), ("subject", pa.string()), ("contract_version", pa.int32()),
-        ("schema_id", pa.int32()), ("data_json", pa.string()),
-    )  # fmt: skip
 
 
 def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:
