@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import GOLD_QUERY
-from rapport.lakehouse.spark import hadoop_path, use_pool
+from rapport.lakehouse.spark import hadoop_path, java_class, use_pool
 from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     GOLD_SALES_BY_DAY,
@@ -49,7 +49,7 @@ from rapport.lakehouse.tables import (
 from rapport.runtime.kafka_offsets import EndOffsetWatcher, end_offsets
 from rapport.settings import Settings
 from streaming import metrics, silver
-from streaming.bronze import LANDING_TOPIC_PREFIX, to_bronze
+from streaming.bronze import LANDING_TOPIC_PREFIX, unread
 from streaming.gold_writer import GoldWriter
 from streaming.increments import EVENT_FIELDS, SilverRows, gold_increments, local_increments
 from streaming.validation import classify_bronze
@@ -90,7 +90,7 @@ def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFra
     # One Python task per Kafka partition (12 here) costs more in start-up than a small
     # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
     records = kafka_records.coalesce(settings.stream.classify_tasks)
-    verdicts = classify_bronze(to_bronze(records), settings)
+    verdicts = classify_bronze(unread(records), settings)
     valid = (
         verdicts.where(F.col("valid"))
         .withWatermark("ingest_time", horizon)
@@ -114,11 +114,9 @@ def read_checkpoint_file(spark: SparkSession, path: str) -> str | None:
     fs, found = hadoop_path(spark, path)
     if not fs.exists(found):
         return None
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
     stream = fs.open(found)
     try:
-        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        return str(java_class(spark, "org.apache.commons.io.IOUtils").toString(stream, "UTF-8"))
     finally:
         stream.close()
 
@@ -187,8 +185,6 @@ class GoldStream:
         spark = batch.sparkSession
         use_pool(spark, GOLD_QUERY)
         events = batch.select("topic", "partition", "kafka_timestamp", *EVENT_FIELDS).toArrow()
-        log.debug("gold batch %s: %s events read, classified, deduplicated in %.0f ms",
-                  batch_id, events.num_rows, (time.monotonic() - started) * 1000)  # fmt: skip
         if events.num_rows:
             per_partition = events.group_by(["topic", "partition"]).aggregate(
                 [("kafka_timestamp", "max"), ("event_time", "max")]
@@ -196,12 +192,18 @@ class GoldStream:
             for r in per_partition.to_pylist():
                 self.observe(r["topic"], r["partition"], _utc(r["event_time_max"]),
                              _utc(r["kafka_timestamp_max"]))  # fmt: skip
+        read = time.monotonic()
         stamp = self.complete_up_to(spark, batch_id)
+        stamped = time.monotonic()
         written: dict[str, int] = {}
         if events.num_rows:
             increments = local_increments(events.select(list(EVENT_FIELDS)), stamp)
             written = self.writer.apply(increments, Txn(self.app_id, batch_id))
-        self._write_metrics(batch_id, started, events.num_rows, written, stamp)
+        # Where the batch function's time went: the Spark job (read, verdicts, dedup), the
+        # completeness stamp (offset log and Kafka's ends), the gold merges.
+        parts = {"read": read - started, "stamp": stamped - read,
+                 "gold": time.monotonic() - stamped}  # fmt: skip
+        self._write_metrics(batch_id, started, events.num_rows, written, stamp, parts)
 
     def observe(
         self, topic: str, partition: int, newest: datetime | None, arrived: datetime | None
@@ -244,6 +246,7 @@ class GoldStream:
         events: int,
         written: dict[str, int],
         stamp: datetime | None,
+        parts: dict[str, float],
     ) -> None:
         assert self.app_id is not None
         row = metrics.batch_row(
@@ -259,8 +262,9 @@ class GoldStream:
         )
         metrics.write_batch_row(self.settings, row)
         if events:
-            log.info("gold batch %s: %s new events in %s ms; Kafka lag %s",
-                     batch_id, events, row["duration_ms"], row["total_lag"])  # fmt: skip
+            log.info("gold batch %s: %s new events in %s ms (%s); Kafka lag %s", batch_id,
+                     events, row["duration_ms"], ", ".join(f"{k} {v * 1000:.0f}" for k, v in
+                     parts.items()), row["total_lag"])  # fmt: skip
         if self.on_batch is not None:
             self.on_batch(metrics.summary(row))
 

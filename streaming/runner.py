@@ -33,7 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapport.lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
 from rapport.lakehouse.spark import get_spark
@@ -41,6 +41,9 @@ from rapport.settings import Settings, settings_env
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
+
+if TYPE_CHECKING:
+    from pyspark.sql.streaming.query import StreamingQuery
 
 log = logging.getLogger("rapport.stream")
 
@@ -119,43 +122,51 @@ def batch_summary(progress: dict[str, Any]) -> dict[str, Any]:
         "input_rows_per_s": round(progress.get("inputRowsPerSecond") or 0.0, 1),
         "processed_rows_per_s": round(progress.get("processedRowsPerSecond") or 0.0, 1),
         "batch_duration_ms": duration,
+        # Where the batch's time went: planning, the offset and commit logs, the batch itself.
+        "duration_ms": {k: v for k, v in (progress.get("durationMs") or {}).items() if v},
         "timestamp": progress.get("timestamp"),
         "end_offsets": [s.get("endOffset") for s in progress.get("sources", [])],
     }
 
 
-def _progress_listener(board: StatusBoard) -> Any:
-    from pyspark.sql.streaming.listener import StreamingQueryListener
+class ProgressWatch:
+    """One log line per micro-batch, and the status file kept current, by polling the queries.
 
-    class ProgressLogger(StreamingQueryListener):
-        """One log line per micro-batch, and the status file kept current."""
+    Polled from the supervising loop rather than through a StreamingQueryListener: PySpark
+    turns each listener event into Python field by field over py4j, and that conversion
+    raised and translated several Java exceptions per batch, each a search of the class
+    path, a measurable share of a one-second batch's CPU. A progress read here is one call.
+    """
 
-        def onQueryStarted(self, event: Any) -> None:  # noqa: N802 (Spark's API)
-            log.info("query %s started (id %s)", event.name, event.id)
+    def __init__(self, board: StatusBoard) -> None:
+        self.board = board
+        self._seen: dict[str, int] = {}
 
-        def onQueryProgress(self, event: Any) -> None:  # noqa: N802
-            summary = batch_summary(json.loads(event.progress.json))
-            if summary["rows"]:
-                log.info(
-                    "batch %s of %s: %s rows in %s ms (%s rows/s)",
-                    summary["batch_id"],
-                    summary["name"],
-                    summary["rows"],
-                    summary["batch_duration_ms"],
-                    summary["processed_rows_per_s"],
-                )
-            board.record_progress(summary)
+    def poll(self, name: str, query: StreamingQuery) -> None:
+        last = query.lastProgress
+        if last is None or self._seen.get(name, -1) >= last.batchId:
+            return
+        progresses = [last]
+        if last.batchId > self._seen.get(name, last.batchId - 1) + 1:  # more than one since
+            progresses = [p for p in query.recentProgress if p.batchId > self._seen[name]]
+        for progress in progresses:
+            self._report(json.loads(progress.json))
+        self._seen[name] = last.batchId
 
-        def onQueryIdle(self, event: Any) -> None:  # noqa: N802
-            pass
-
-        def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
-            if event.exception:
-                log.error("query %s failed: %s", event.id, event.exception)
-            else:
-                log.info("query %s stopped", event.id)
-
-    return ProgressLogger()
+    def _report(self, progress: dict[str, Any]) -> None:
+        summary = batch_summary(progress)
+        if summary["rows"]:
+            parts = summary["duration_ms"]
+            log.info(
+                "batch %s of %s: %s rows in %s ms (%s rows/s; %s)",
+                summary["batch_id"],
+                summary["name"],
+                summary["rows"],
+                summary["batch_duration_ms"],
+                summary["processed_rows_per_s"],
+                ", ".join(f"{k} {v}" for k, v in parts.items() if k != "triggerExecution"),
+            )
+        self.board.record_progress(summary)
 
 
 #: Failures a query is restarted after, from its checkpoint, instead of stopping the stream.
@@ -240,7 +251,7 @@ def run(settings: Settings, role: str = HOT) -> int:
         status_file(settings, BACKGROUND).unlink(missing_ok=True)
         background = start_background(settings)
     spark = get_spark(settings, app_name=f"rapport-stream-{role}")
-    spark.streams.addListener(_progress_listener(board))
+    progress = ProgressWatch(board)
     queries = ROLES[role]
     # The batch functions of this process's queries, kept across restarts of a query.
     starters: dict[str, Callable[[], Any]] = {}
@@ -258,6 +269,8 @@ def run(settings: Settings, role: str = HOT) -> int:
         starters[REFINE_QUERY] = lambda: start_refine_query(spark, refiner)
         closers.append(refiner.close)
     running = {name: start() for name, start in starters.items()}
+    for name, query in running.items():
+        log.info("query %s started (id %s)", name, query.id)
     board.set_state("running", queries_started=list(running))
     log.info("stream %s process running %s: %s -> %s", role, ", ".join(running),
              ", ".join(settings.kafka.event_topics), settings.lakehouse)  # fmt: skip
@@ -266,6 +279,7 @@ def run(settings: Settings, role: str = HOT) -> int:
     try:
         while not stop.is_set():
             for name, query in list(running.items()):
+                progress.poll(name, query)
                 if query.isActive:
                     continue
                 error = query.exception()

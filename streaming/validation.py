@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +112,7 @@ def _verdicts(
     for batch in batches:
         found: list[list[Any]] = [[] for _ in FOUND]
         valid, reason, event_id, event_type, subject, version, schema_id, data = found
+        times: list[datetime | None] = []
         for value in batch.column("value").to_pylist():
             verdict = classify(value, resolver)
             valid.append(verdict.valid)
@@ -121,9 +123,39 @@ def _verdicts(
             version.append(verdict.version)
             schema_id.append(verdict.schema_id)
             data.append(orjson.dumps(verdict.data).decode() if verdict.valid else None)
+            times.append(verdict.event_time)
         arrays = [batch.column(name) for name in PASSTHROUGH]
         arrays += [pa.array(values, type=kind) for values, kind in zip(found, kinds, strict=True)]
+        event_time, event_date = _event_times(batch, valid, times)
+        arrays[PASSTHROUGH.index("event_time")] = event_time
+        arrays[PASSTHROUGH.index("event_date")] = event_date
         yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _event_times(
+    batch: pa.RecordBatch, valid: list[bool], times: list[datetime | None]
+) -> tuple[pa.Array, pa.Array]:
+    """A valid event's time and UTC date as the contract read them; the rest keep bronze's.
+
+    Bronze reads the envelope's time best-effort (`streaming.bronze.to_bronze`) so that every
+    record has a date; a valid event's time is the one classify checked. The hot path hands in
+    records with no envelope read at all (`streaming.bronze.unread`): only its valid events
+    go on, so no JSON is parsed twice.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    old_time, old_date = batch.column("event_time"), batch.column("event_date")
+    naive = old_time.type.tz is None  # Spark hands timestamps over in UTC, zoned or not
+    utc = [
+        None if t is None else t.astimezone(UTC).replace(tzinfo=None) if naive else t for t in times
+    ]
+    new_time = pa.array(utc, type=old_time.type)
+    new_date = pa.array(
+        [t.astimezone(UTC).date() if t is not None else None for t in times], type=old_date.type
+    )
+    mask = pa.array(valid, type=pa.bool_())
+    return pc.if_else(mask, new_time, old_time), pc.if_else(mask, new_date, old_date)
 
 
 def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:

@@ -13,6 +13,8 @@ committed. Spark reads these tables as usual: the `txn` action is part of the pr
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -94,14 +96,50 @@ def _once(
     Retried on a lost commit race; False when the txn was already committed.
     """
 
+    uri = delta_uri(table.location(settings))
+    with _writers_lock:
+        lock = _writer_locks.setdefault(uri, threading.Lock())
+
     def write() -> bool:
-        delta = open_table(settings, table)
+        delta = _snapshot(uri)
         if txn is not None and committed(delta, txn):
             return False
         commit(delta, _properties(txn) if txn is not None else None)
         return True
 
-    return _with_retries(settings, table, write)
+    with lock:  # a kept snapshot is one writer's at a time
+        return _with_retries(settings, table, write)
+
+
+#: Per table, the snapshot this process last wrote through, and a lock per table.
+_snapshots: dict[str, DeltaTable] = {}
+_writer_locks: dict[str, threading.Lock] = {}
+_writers_lock = threading.Lock()
+
+
+def _snapshot(uri: str) -> DeltaTable:
+    """The table's current snapshot, brought up to date from the one kept since the last write.
+
+    Opening a table replays its log from the last checkpoint, up to a hundred commits; a
+    table written every second (gold, ops.stream_batches) only needs the commits since this
+    process's own last one, which is usually none.
+    """
+    from deltalake import DeltaTable
+
+    kept = _snapshots.get(uri)
+    if kept is not None and _still_there(uri, kept.version()):
+        kept.update_incremental()
+        return kept
+    kept = DeltaTable(uri)
+    if "://" not in uri:  # object stores: no cheap check that the table is the same one
+        _snapshots[uri] = kept
+    return kept
+
+
+def _still_there(uri: str, version: int) -> bool:
+    """Whether the kept snapshot's commit is still in the log: a table deleted and created
+    again at the same place must be read afresh, never written on from an old snapshot."""
+    return os.path.exists(os.path.join(uri, "_delta_log", f"{version:020d}.json"))
 
 
 def append(settings: Settings, table: TableDef, rows: pa.Table, txn: Txn) -> bool:

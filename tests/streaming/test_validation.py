@@ -38,7 +38,7 @@ def chaos_records(seed: int, actions: int) -> list[Any]:
 def test_spark_verdicts_equal_classify(
     spark: Any, settings: Settings, schema_registry: Any
 ) -> None:
-    from streaming.bronze import to_bronze
+    from streaming.bronze import to_bronze, unread
 
     records = chaos_records(seed=31, actions=300)
     rows: list[tuple[Any, ...]] = [
@@ -51,19 +51,29 @@ def test_spark_verdicts_equal_classify(
         " timestampType int, headers array<struct<key:string,value:binary>>",
     )
     verdicts = {r.offset: r for r in classify_bronze(to_bronze(kafka), settings).collect()}
+    # The hot path's records, whose envelope the JVM never reads: the same verdicts, and a
+    # valid event's time and date from classify, as in bronze's.
+    hot = {r.offset: r for r in classify_bronze(unread(kafka), settings).collect()}
     resolver = RegistryResolver(schema_registry, default_catalog())
-    assert len(verdicts) == len(records)
+    assert len(verdicts) == len(hot) == len(records)
     for i, record in enumerate(records):
         expected = classify(record.value, resolver)
-        got = verdicts[i]
-        assert (got.valid, got.reason, got.event_id) == (
-            expected.valid,
-            expected.reason,
-            expected.event_id,
-        )
-        assert got.valid == (record.kind in ("event", "duplicate"))
-        if got.valid:
-            assert got.schema_id == expected.schema_id is not None
+        for got in (verdicts[i], hot[i]):
+            assert (got.valid, got.reason, got.event_id) == (
+                expected.valid,
+                expected.reason,
+                expected.event_id,
+            )
+            assert got.valid == (record.kind in ("event", "duplicate"))
+            if got.valid:
+                assert got.schema_id == expected.schema_id is not None
+                assert expected.event_time is not None
+                utc = expected.event_time.astimezone(UTC)
+                assert got.event_time.replace(tzinfo=UTC) == utc  # the session's zone is UTC
+                assert got.event_date == utc.date()
+        if not expected.valid:
+            assert hot[i].event_time is None
+            assert hot[i].event_date is None
 
 
 def test_every_bad_record_is_quarantined_once_with_its_reason(
