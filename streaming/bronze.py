@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from rapport.lakehouse.tables import BRONZE_EVENTS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 
 #: The CloudEvents attributes bronze reads; any JSON value of them is kept as its text.
@@ -32,21 +32,14 @@ def to_bronze(kafka_records: DataFrame) -> DataFrame:
     # four times: a fifth of the stream's JVM time in a profile). Not JSON: a null struct.
     envelope = F.from_json(F.col("value").cast("string"), ENVELOPE)
     event_time = F.try_to_timestamp(envelope["time"])
-    return kafka_records.select(
-        envelope["id"].alias("event_id"),
-        envelope["type"].alias("event_type"),
-        envelope["source"].alias("event_source"),
-        event_time.alias("event_time"),
-        F.col("key"),
-        F.col("value"),
-        F.col("headers"),
-        F.col("topic"),
-        F.col("partition"),
-        F.col("offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        F.current_timestamp().alias("ingest_time"),
-        F.to_date(F.coalesce(event_time, F.col("timestamp"))).alias("event_date"),
-    ).select(*BRONZE_EVENTS.schema.fieldNames())
+    return _bronze_rows(
+        kafka_records,
+        event_id=envelope["id"],
+        event_type=envelope["type"],
+        event_source=envelope["source"],
+        event_time=event_time,
+        event_date=F.to_date(F.coalesce(event_time, F.col("timestamp"))),
+    )
 
 
 def unread(kafka_records: DataFrame) -> DataFrame:
@@ -56,21 +49,21 @@ def unread(kafka_records: DataFrame) -> DataFrame:
     (`streaming.validation`), so the JVM does not parse every record's JSON a second time.
     """
 
+    envelope = {
+        "event_id": "string", "event_type": "string", "event_source": "string",
+        "event_time": "timestamp", "event_date": "date",
+    }  # fmt: skip
+    return _bronze_rows(kafka_records, **{k: F.lit(None).cast(t) for k, t in envelope.items()})
+
+
+def _bronze_rows(kafka_records: DataFrame, **envelope: Column) -> DataFrame:
+    """Kafka's columns with the given envelope columns and the ingest time, in bronze's order."""
     return kafka_records.select(
-        F.lit(None).cast("string").alias("event_id"),
-        F.lit(None).cast("string").alias("event_type"),
-        F.lit(None).cast("string").alias("event_source"),
-        F.lit(None).cast("timestamp").alias("event_time"),
-        F.col("key"),
-        F.col("value"),
-        F.col("headers"),
-        F.col("topic"),
-        F.col("partition"),
-        F.col("offset"),
+        *(column.alias(name) for name, column in envelope.items()),
+        "key", "value", "headers", "topic", "partition", "offset",
         F.col("timestamp").alias("kafka_timestamp"),
         F.current_timestamp().alias("ingest_time"),
-        F.lit(None).cast("date").alias("event_date"),
-    ).select(*BRONZE_EVENTS.schema.fieldNames())
+    ).select(*BRONZE_EVENTS.schema.fieldNames())  # fmt: skip
 
 
 #: Topic name prefix of records loaded from landing-zone files rather than Kafka.
