@@ -111,8 +111,9 @@ def _once(
         return _with_retries(settings, table, write)
 
 
-#: Per table, the snapshot this process last wrote through, and a lock per table.
-_snapshots: dict[str, DeltaTable] = {}
+#: Per table: the snapshot this process last wrote through, with the identity (version,
+#: modification time) of the commit it was at; and a lock per table.
+_snapshots: dict[str, tuple[DeltaTable, tuple[int, int] | None]] = {}
 _writer_locks: dict[str, threading.Lock] = {}
 _writers_lock = threading.Lock()
 
@@ -126,20 +127,27 @@ def _snapshot(uri: str) -> DeltaTable:
     """
     from deltalake import DeltaTable
 
-    kept = _snapshots.get(uri)
-    if kept is not None and _still_there(uri, kept.version()):
+    kept, mark = _snapshots.get(uri, (None, None))
+    if kept is not None and mark is not None and mark == _commit_mark(uri, mark[0]):
         kept.update_incremental()
-        return kept
-    kept = DeltaTable(uri)
+    else:
+        kept = DeltaTable(uri)
     if "://" not in uri:  # object stores: no cheap check that the table is the same one
-        _snapshots[uri] = kept
+        _snapshots[uri] = (kept, _commit_mark(uri, kept.version()))
     return kept
 
 
-def _still_there(uri: str, version: int) -> bool:
-    """Whether the kept snapshot's commit is still in the log: a table deleted and created
-    again at the same place must be read afresh, never written on from an old snapshot."""
-    return os.path.exists(os.path.join(uri, "_delta_log", f"{version:020d}.json"))
+def _commit_mark(uri: str, version: int) -> tuple[int, int] | None:
+    """A commit file's version and modification time, None when it is gone.
+
+    A table deleted and created again at the same place has other commit files (or fewer):
+    its kept snapshot no longer matches, and the table is read afresh, never written on
+    from an old snapshot.
+    """
+    try:
+        return version, os.stat(os.path.join(uri, "_delta_log", f"{version:020d}.json")).st_mtime_ns
+    except OSError:
+        return None
 
 
 def append(settings: Settings, table: TableDef, rows: pa.Table, txn: Txn) -> bool:

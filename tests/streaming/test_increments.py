@@ -88,6 +88,47 @@ def test_increments_add_up_and_a_replayed_batch_is_skipped(tmp_path: Path) -> No
     assert delta_rs.open_table(settings, GOLD_SALES_BY_DAY).transaction_version("app") == 1
 
 
+def test_a_kept_snapshot_sees_other_writers_and_a_table_made_again(tmp_path: Path) -> None:
+    """delta-rs writes keep the table's snapshot between batches (`delta_rs._snapshot`):
+    another writer's commit must be seen, and a table deleted and created again at the same
+    place must be read afresh, never written on from the old snapshot."""
+    import shutil
+
+    from deltalake import write_deltalake
+
+    settings = _settings(tmp_path)
+    _create(settings, GOLD_SALES_BY_DAY)
+    updates, when = merge_rules()[GOLD_SALES_BY_DAY.qualified_name]
+
+    def merge(rows: list[dict[str, Any]], app: str, version: int) -> bool:
+        return delta_rs.merge(settings, GOLD_SALES_BY_DAY, _rows(GOLD_SALES_BY_DAY, rows),
+                              Txn(app, version), updates=updates, when=when)  # fmt: skip
+
+    assert merge([_day(2, "10.00")], "a", 0)
+    other_day = _day(1, "5.00", event_date=date(2026, 11, 29))
+    write_deltalake(GOLD_SALES_BY_DAY.location(settings), _rows(GOLD_SALES_BY_DAY, [other_day]),
+                    mode="append")  # another writer, behind the kept snapshot's back  # fmt: skip
+    assert merge([_day(1, "1.00")], "a", 1)
+    rows = {
+        r["event_date"]: r["orders"] for r in delta_rs.read(settings, GOLD_SALES_BY_DAY).to_pylist()
+    }
+    assert rows == {date(2026, 11, 30): 3, date(2026, 11, 29): 1}
+
+    shutil.rmtree(GOLD_SALES_BY_DAY.location(settings))
+    _create(settings, GOLD_SALES_BY_DAY)
+    for day in (26, 27, 28):  # the new table reaches the old snapshot's version, and more
+        row = _day(1, "5.00", event_date=date(2026, 11, day))
+        write_deltalake(GOLD_SALES_BY_DAY.location(settings), _rows(GOLD_SALES_BY_DAY, [row]),
+                        mode="append")  # fmt: skip
+    assert merge([_day(1, "2.00")], "b", 0)
+    rows = {
+        r["event_date"].day: r["orders"]
+        for r in delta_rs.read(settings, GOLD_SALES_BY_DAY).to_pylist()
+    }
+    assert rows == {26: 1, 27: 1, 28: 1, 30: 1}
+    assert delta_rs.open_table(settings, GOLD_SALES_BY_DAY).transaction_version("a") is None
+
+
 def _stock(sku: str, on_hand: int, reorder: int, sequence: int) -> dict[str, Any]:
     return {
         "sku": sku,
