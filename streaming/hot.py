@@ -52,7 +52,7 @@ from streaming import metrics, silver
 from streaming.bronze import LANDING_TOPIC_PREFIX, unread
 from streaming.gold_writer import GoldWriter
 from streaming.increments import EVENT_FIELDS, SilverRows, gold_increments, local_increments
-from streaming.validation import classify_bronze
+from streaming.validation import HOT_CARRY, classify_bronze
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -78,6 +78,10 @@ def gold_checkpoint(settings: Settings) -> str:
     return GOLD_SALES_BY_DAY.checkpoint(settings, GOLD_QUERY)
 
 
+#: The Kafka coordinates the hot query keeps beside an event's columns (for its lag figures).
+HOT_EXTRA = ("topic", "partition", "kafka_timestamp")
+
+
 def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFrame:
     """Valid events from Kafka records, each event id once within the dedup horizon.
 
@@ -90,13 +94,10 @@ def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFra
     # One Python task per Kafka partition (12 here) costs more in start-up than a small
     # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
     records = kafka_records.coalesce(settings.stream.classify_tasks)
-    verdicts = classify_bronze(unread(records), settings)
-    valid = (
-        verdicts.where(F.col("valid"))
-        .withWatermark("ingest_time", horizon)
-        .dropDuplicatesWithinWatermark(["event_id"])
-    )
-    return silver.event_columns(valid, "topic", "partition", "kafka_timestamp")
+    verdicts = classify_bronze(unread(records), settings, carry=HOT_CARRY)
+    # Only the columns gold reads go into the shuffle and the state store's operator.
+    valid = silver.event_columns(verdicts.where(F.col("valid")), *HOT_EXTRA)
+    return valid.withWatermark("ingest_time", horizon).dropDuplicatesWithinWatermark(["event_id"])
 
 
 def silver_rows(events: DataFrame, present: set[str]) -> SilverRows:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,18 +24,23 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
-#: The bronze columns a verdict row carries along, so nothing downstream joins back to bronze.
-PASSTHROUGH = (
-    "topic",
-    "partition",
-    "offset",
-    "key",
-    "value",
-    "kafka_timestamp",
-    "event_time",
-    "ingest_time",
-    "event_date",
-)
+#: The bronze columns a verdict row may carry along (so nothing downstream joins back to
+#: bronze), with their Spark SQL types.
+CARRIED_TYPES = {
+    "topic": "string", "partition": "int", "offset": "long", "key": "binary",
+    "value": "binary", "kafka_timestamp": "timestamp", "event_time": "timestamp",
+    "ingest_time": "timestamp", "event_date": "date",
+}  # fmt: skip
+
+#: What bronze and silver carry: everything, since quarantine keeps the record's bytes.
+PASSTHROUGH = tuple(CARRIED_TYPES)
+
+#: What the hot path carries: no key and no value. The record's bytes go to the Python
+#: worker but not back; carried back and shuffled they were most of the JVM's copying
+#: (a profile of a backlog drain).
+HOT_CARRY = (
+    "topic", "partition", "offset", "kafka_timestamp", "event_time", "ingest_time", "event_date",
+)  # fmt: skip
 
 #: What classify found, in the order a verdict row holds it: (column, Spark SQL type).
 FOUND = (
@@ -44,12 +49,20 @@ FOUND = (
     ("schema_id", "int"), ("data_json", "string"),
 )  # fmt: skip
 
-#: A verdict row: the record's coordinates and bytes, then what classify found.
-VERDICT_COLUMNS = (
-    "topic string, partition int, offset long, key binary, value binary, "
-    "kafka_timestamp timestamp, event_time timestamp, ingest_time timestamp, event_date date, "
-    + ", ".join(f"{name} {kind}" for name, kind in FOUND)
-)
+
+def verdict_columns(carry: Sequence[str] = PASSTHROUGH) -> str:
+    """A verdict row's schema: the carried bronze columns, then what classify found."""
+    missing = {"event_time", "event_date"} - set(carry)
+    if missing:
+        raise ValueError(f"a verdict row always carries {sorted(missing)}")
+    return ", ".join(
+        [f"{name} {CARRIED_TYPES[name]}" for name in carry]
+        + [f"{name} {kind}" for name, kind in FOUND]
+    )
+
+
+#: A verdict row of bronze and silver: the record's coordinates and bytes, then the verdict.
+VERDICT_COLUMNS = verdict_columns(PASSTHROUGH)
 
 #: The variable a Python worker reads the registry's password from. It travels in the Python
 #: function's environment (SparkContext.environment), never in the pickled closure.
@@ -93,7 +106,7 @@ def _resolver(registry: WorkerRegistry) -> Any:
 
 
 def _verdicts(
-    registry: WorkerRegistry, batches: Iterable[pa.RecordBatch]
+    registry: WorkerRegistry, carry: Sequence[str], batches: Iterable[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
     """Arrow in, Arrow out: the bronze columns pass through untouched, the verdict is added.
 
@@ -108,7 +121,7 @@ def _verdicts(
     resolver = _resolver(registry)
     arrow_types = {"boolean": pa.bool_(), "string": pa.string(), "int": pa.int32()}
     kinds = [arrow_types[kind] for _, kind in FOUND]
-    names = [*PASSTHROUGH, *(name for name, _ in FOUND)]
+    names = [*carry, *(name for name, _ in FOUND)]
     for batch in batches:
         found: list[list[Any]] = [[] for _ in FOUND]
         valid, reason, event_id, event_type, subject, version, schema_id, data = found
@@ -124,11 +137,11 @@ def _verdicts(
             schema_id.append(verdict.schema_id)
             data.append(orjson.dumps(verdict.data).decode() if verdict.valid else None)
             times.append(verdict.event_time)
-        arrays = [batch.column(name) for name in PASSTHROUGH]
+        arrays = [batch.column(name) for name in carry]
         arrays += [pa.array(values, type=kind) for values, kind in zip(found, kinds, strict=True)]
         event_time, event_date = _event_times(batch, valid, times)
-        arrays[PASSTHROUGH.index("event_time")] = event_time
-        arrays[PASSTHROUGH.index("event_date")] = event_date
+        arrays[carry.index("event_time")] = event_time
+        arrays[carry.index("event_date")] = event_date
         yield pa.RecordBatch.from_arrays(arrays, names=names)
 
 
@@ -158,14 +171,17 @@ def _event_times(
     return pc.if_else(mask, new_time, old_time), pc.if_else(mask, new_date, old_date)
 
 
-def classify_bronze(bronze: DataFrame, settings: Settings) -> DataFrame:
-    """One verdict row per bronze row, keyed by its Kafka coordinates."""
+def classify_bronze(
+    bronze: DataFrame, settings: Settings, carry: Sequence[str] = PASSTHROUGH
+) -> DataFrame:
+    """One verdict row per bronze row, keyed by its Kafka coordinates, carrying `carry`."""
     password = settings.registry.password
     if password is not None:
         bronze.sparkSession.sparkContext.environment[PASSWORD_ENV] = password.get_secret_value()
-    source = bronze.select(*PASSTHROUGH)
+    schema = verdict_columns(carry)
+    source = bronze.select(*dict.fromkeys([*carry, "value"]))
     return source.mapInArrow(
-        functools.partial(_verdicts, WorkerRegistry.of(settings)), schema=VERDICT_COLUMNS
+        functools.partial(_verdicts, WorkerRegistry.of(settings), tuple(carry)), schema=schema
     )
 
 

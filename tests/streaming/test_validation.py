@@ -19,7 +19,7 @@ from rapport.simulator.shop import Shop, ShopConfig
 from rapport.simulator.wire import ChaosConfig, wire_records
 from registry.producer import EventProducer
 from registry.resolver import RegistryResolver
-from streaming.validation import PASSWORD_ENV, WorkerRegistry, classify_bronze
+from streaming.validation import HOT_CARRY, PASSWORD_ENV, WorkerRegistry, classify_bronze
 from tests.helpers.streams import run_stream
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
@@ -53,7 +53,9 @@ def test_spark_verdicts_equal_classify(
     verdicts = {r.offset: r for r in classify_bronze(to_bronze(kafka), settings).collect()}
     # The hot path's records, whose envelope the JVM never reads: the same verdicts, and a
     # valid event's time and date from classify, as in bronze's.
-    hot = {r.offset: r for r in classify_bronze(unread(kafka), settings).collect()}
+    hot_rows = classify_bronze(unread(kafka), settings, carry=HOT_CARRY)
+    assert not {"key", "value"} & set(hot_rows.columns)
+    hot = {r.offset: r for r in hot_rows.collect()}
     resolver = RegistryResolver(schema_registry, default_catalog())
     assert len(verdicts) == len(hot) == len(records)
     for i, record in enumerate(records):
