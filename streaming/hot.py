@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import GOLD_QUERY
-from rapport.lakehouse.spark import hadoop_path, java_class, use_pool
+from rapport.lakehouse.spark import codegen_compiles, hadoop_path, java_class, use_pool
 from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     GOLD_SALES_BY_DAY,
@@ -85,16 +85,17 @@ HOT_EXTRA = ("topic", "partition", "kafka_timestamp")
 def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFrame:
     """Valid events from Kafka records, each event id once within the dedup horizon.
 
-    The horizon runs on processing time (the batch's timestamp, logged with its offsets), not
-    on event time: an event hours late in event time is still counted, and a replayed batch
-    sees the same watermark.
+    The horizon runs on processing time (when the verdict worker read the record), not on
+    event time: an event hours late in event time is still counted. A replayed batch sees
+    the watermark logged with its offsets and the same state version, so it drops the same
+    copies; its own records get later times, which no earlier watermark makes late.
     """
 
     horizon = f"{int(settings.stream.dedup_horizon_s)} seconds"
     # One Python task per Kafka partition (12 here) costs more in start-up than a small
     # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
     records = kafka_records.coalesce(settings.stream.classify_tasks)
-    verdicts = classify_bronze(unread(records), settings, carry=HOT_CARRY)
+    verdicts = classify_bronze(unread(records), settings, HOT_CARRY, stamp_ingest=True)
     # Only the columns gold reads go into the shuffle and the state store's operator.
     valid = silver.event_columns(verdicts.where(F.col("valid")), *HOT_EXTRA)
     return valid.withWatermark("ingest_time", horizon).dropDuplicatesWithinWatermark(["event_id"])
@@ -185,6 +186,7 @@ class GoldStream:
             raise RuntimeError("gold batch started before the query id was bound")
         spark = batch.sparkSession
         use_pool(spark, GOLD_QUERY)
+        compiled = codegen_compiles(spark)
         events = batch.select("topic", "partition", "kafka_timestamp", *EVENT_FIELDS).toArrow()
         if events.num_rows:
             per_partition = events.group_by(["topic", "partition"]).aggregate(
@@ -204,7 +206,8 @@ class GoldStream:
         # completeness stamp (offset log and Kafka's ends), the gold merges.
         parts = {"read": read - started, "stamp": stamped - read,
                  "gold": time.monotonic() - stamped}  # fmt: skip
-        self._write_metrics(batch_id, started, events.num_rows, written, stamp, parts)
+        compiled = codegen_compiles(spark) - compiled
+        self._write_metrics(batch_id, started, events.num_rows, written, stamp, parts, compiled)
 
     def observe(
         self, topic: str, partition: int, newest: datetime | None, arrived: datetime | None
@@ -248,6 +251,7 @@ class GoldStream:
         written: dict[str, int],
         stamp: datetime | None,
         parts: dict[str, float],
+        compiled: int,
     ) -> None:
         assert self.app_id is not None
         row = metrics.batch_row(
@@ -263,9 +267,10 @@ class GoldStream:
         )
         metrics.write_batch_row(self.settings, row)
         if events:
-            log.info("gold batch %s: %s new events in %s ms (%s); Kafka lag %s", batch_id,
-                     events, row["duration_ms"], ", ".join(f"{k} {v * 1000:.0f}" for k, v in
-                     parts.items()), row["total_lag"])  # fmt: skip
+            log.info("gold batch %s: %s new events in %s ms (%s); Kafka lag %s; %s classes "
+                     "compiled", batch_id, events, row["duration_ms"], ", ".join(
+                     f"{k} {v * 1000:.0f}" for k, v in parts.items()), row["total_lag"],
+                     compiled)  # fmt: skip
         if self.on_batch is not None:
             self.on_batch(metrics.summary(row))
 

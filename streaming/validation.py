@@ -106,7 +106,10 @@ def _resolver(registry: WorkerRegistry) -> Any:
 
 
 def _verdicts(
-    registry: WorkerRegistry, carry: Sequence[str], batches: Iterable[pa.RecordBatch]
+    registry: WorkerRegistry,
+    carry: Sequence[str],
+    stamp_ingest: bool,
+    batches: Iterable[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """Arrow in, Arrow out: the bronze columns pass through untouched, the verdict is added.
 
@@ -142,6 +145,8 @@ def _verdicts(
         event_time, event_date = _event_times(batch, valid, times)
         arrays[carry.index("event_time")] = event_time
         arrays[carry.index("event_date")] = event_date
+        if stamp_ingest:
+            arrays[carry.index("ingest_time")] = _now(batch.column("ingest_time").type, len(batch))
         yield pa.RecordBatch.from_arrays(arrays, names=names)
 
 
@@ -171,17 +176,35 @@ def _event_times(
     return pc.if_else(mask, new_time, old_time), pc.if_else(mask, new_date, old_date)
 
 
+def _now(kind: pa.DataType, rows: int) -> pa.Array:
+    """The worker's clock, once per Arrow batch, as Spark hands timestamps over (UTC)."""
+    import pyarrow as pa
+
+    now = datetime.now(UTC)
+    return pa.repeat(pa.scalar(now.replace(tzinfo=None) if kind.tz is None else now, kind), rows)
+
+
 def classify_bronze(
-    bronze: DataFrame, settings: Settings, carry: Sequence[str] = PASSTHROUGH
+    bronze: DataFrame,
+    settings: Settings,
+    carry: Sequence[str] = PASSTHROUGH,
+    *,
+    stamp_ingest: bool = False,
 ) -> DataFrame:
-    """One verdict row per bronze row, keyed by its Kafka coordinates, carrying `carry`."""
+    """One verdict row per bronze row, keyed by its Kafka coordinates, carrying `carry`.
+
+    With `stamp_ingest`, the ingest time is the worker's clock when it read the record
+    (`streaming.bronze.unread` says why). The hot path's dedup horizon runs on it; a batch
+    replayed after a crash gets later times, which no earlier watermark makes late.
+    """
     password = settings.registry.password
     if password is not None:
         bronze.sparkSession.sparkContext.environment[PASSWORD_ENV] = password.get_secret_value()
     schema = verdict_columns(carry)
     source = bronze.select(*dict.fromkeys([*carry, "value"]))
     return source.mapInArrow(
-        functools.partial(_verdicts, WorkerRegistry.of(settings), tuple(carry)), schema=schema
+        functools.partial(_verdicts, WorkerRegistry.of(settings), tuple(carry), stamp_ingest),
+        schema=schema,
     )
 
 

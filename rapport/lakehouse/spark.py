@@ -141,6 +141,16 @@ def get_spark(
     return session
 
 
+def codegen_compiles(spark: SparkSession) -> int:
+    """How many classes Spark's code generator has compiled in this JVM so far.
+
+    A steady streaming query compiles nothing per batch; one that does (a per-batch constant
+    in its plan, such as `current_timestamp()`) also runs its new code cold every batch.
+    """
+    metrics = java_class(spark, "org.apache.spark.metrics.source.CodegenMetrics")
+    return int(metrics.METRIC_COMPILATION_TIME().getCount())
+
+
 def use_pool(spark: SparkSession, pool: str) -> None:
     """Run the Spark jobs this thread starts in scheduler pool `pool` (fairscheduler.xml).
 

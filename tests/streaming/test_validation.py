@@ -53,7 +53,7 @@ def test_spark_verdicts_equal_classify(
     verdicts = {r.offset: r for r in classify_bronze(to_bronze(kafka), settings).collect()}
     # The hot path's records, whose envelope the JVM never reads: the same verdicts, and a
     # valid event's time and date from classify, as in bronze's.
-    hot_rows = classify_bronze(unread(kafka), settings, carry=HOT_CARRY)
+    hot_rows = classify_bronze(unread(kafka), settings, HOT_CARRY, stamp_ingest=True)
     assert not {"key", "value"} & set(hot_rows.columns)
     hot = {r.offset: r for r in hot_rows.collect()}
     resolver = RegistryResolver(schema_registry, default_catalog())
@@ -73,6 +73,7 @@ def test_spark_verdicts_equal_classify(
                 utc = expected.event_time.astimezone(UTC)
                 assert got.event_time.replace(tzinfo=UTC) == utc  # the session's zone is UTC
                 assert got.event_date == utc.date()
+        assert hot[i].ingest_time is not None  # stamped by the worker, not by Spark
         if not expected.valid:
             assert hot[i].event_time is None
             assert hot[i].event_date is None
