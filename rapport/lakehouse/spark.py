@@ -107,6 +107,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # Python workers must run this environment's interpreter (with pyarrow, the project),
         # not whatever `python3` is first on PATH. On a cluster, set it for the executors.
         conf["spark.pyspark.python"] = sys.executable
+    if spark.driver_java_options:
+        conf["spark.driver.extraJavaOptions"] = spark.driver_java_options
     if settings.lakehouse.startswith("s3a://"):
         # S3 has no atomic rename; Delta's S3 log store keeps single-writer commits safe.
         conf["spark.delta.logStore.s3a.impl"] = "io.delta.storage.S3SingleDriverLogStore"

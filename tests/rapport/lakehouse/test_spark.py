@@ -55,6 +55,18 @@ def test_session_has_delta_and_registers_the_catalog(spark: Any, settings: Setti
 
 
 @pytest.mark.spark
+def test_the_driver_jvm_gets_its_java_options(spark: Any, settings: Settings) -> None:
+    from rapport.lakehouse.spark import java_class
+
+    assert settings.spark.driver_java_options == "-XX:TieredStopAtLevel=1"
+    runtime = java_class(spark, "java.lang.management.ManagementFactory").getRuntimeMXBean()
+    assert "-XX:TieredStopAtLevel=1" in list(runtime.getInputArguments())
+    no_options = settings.spark.model_copy(update={"driver_java_options": ""})
+    conf = spark_conf(settings.model_copy(update={"spark": no_options}), "t")
+    assert "spark.driver.extraJavaOptions" not in conf
+
+
+@pytest.mark.spark
 def test_registration_is_idempotent_and_sees_existing_data(spark: Any, settings: Settings) -> None:
     from rapport.lakehouse.spark_catalog import register_tables
 
