@@ -80,12 +80,14 @@ NOTES = {
     "the librdkafka producer goes (acks=all, idempotent).",
     "limit": "Spark's own batch jobs over every record in the four topics: a read that touches "
     "each value, and read + from_json (envelope and payload) + one Delta append. The best of "
-    "the runs; no streaming, no state, no validation.",
+    "the runs; no streaming, no state, no validation; the JVM's default JIT (C1 and C2), which "
+    "suits one long job.",
     "peer": "The plain single query (Kafka, from_json, dropDuplicatesWithinWatermark on the "
     "event id, daily count and sum of OrderPlaced totals per currency in update mode, "
     "foreachBatch MERGE into one Delta table, 1 s trigger, RocksDB, 2 shuffle partitions) "
     "on a burst written to Kafka before it starts, with built-in checks that keep malformed "
-    "orders out; timed until its gold table equals an independent count of the records sent.",
+    "orders out; timed until its gold table equals an independent count of the records sent. "
+    "The JVM's default JIT, as the limit's.",
 }
 
 
