@@ -194,11 +194,10 @@ class SparkSettings(BaseModel):
     ui_enabled: bool = True
     ui_port: int = Field(default=4040, ge=1, le=65535)
     log_level: str = "WARN"
-    #: JVM options of the driver, which in local mode runs every task. C1 alone: on 2 cores,
-    #: C2's compiles took most of a core through a stream's first minutes, and a 2.4-million
-    #: record backlog drained at 24,483 events/s with C1 alone against 21,869 with both
-    #: (docs/decisions/0016-compiled-once.md). Empty for the JVM's defaults.
-    driver_java_options: str = "-XX:TieredStopAtLevel=1"
+    #: JVM options of the driver (in local mode it runs every task). Empty: the JVM's defaults,
+    #: whose C2 compiler pays for the long jobs of batch loads. The stream's processes use
+    #: `stream.driver_java_options` instead.
+    driver_java_options: str = ""
     # Free-form extras, e.g. s3a credentials providers: RAPPORT_SPARK__CONF='{"spark.x": "y"}'.
     conf: dict[str, str] = Field(default_factory=dict)
 
@@ -256,6 +255,11 @@ class StreamSettings(BaseModel):
     background_idle: bool = True
     #: Tables written in parallel within one micro-batch (Delta commits are mostly waiting).
     write_threads: int = Field(default=4, ge=1, le=32)
+    #: `spark.driver_java_options` for the stream's two processes: C1 alone. On 2 cores C2's
+    #: compiles took most of a core through a stream's first minutes, and a 2.4-million
+    #: record backlog drained at 24,483 events/s with C1 alone against 21,869 with both
+    #: (docs/decisions/0016-compiled-once.md). Empty for the JVM's defaults.
+    driver_java_options: str = "-XX:TieredStopAtLevel=1"
 
 
 class MaintenanceSettings(BaseModel):

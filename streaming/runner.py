@@ -209,6 +209,14 @@ def _idle_priority() -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
+def stream_spark(settings: Settings) -> Settings:
+    """The settings a stream process builds its Spark session from: its own JVM options."""
+    spark = settings.spark.model_copy(
+        update={"driver_java_options": settings.stream.driver_java_options}
+    )
+    return settings.model_copy(update={"spark": spark})
+
+
 def start_background(settings: Settings) -> subprocess.Popen[bytes]:
     """Start the background process (bronze and silver), at a low priority, dying with this one."""
     nice = settings.stream.background_nice
@@ -250,7 +258,7 @@ def run(settings: Settings, role: str = HOT) -> int:
     if role == HOT:
         status_file(settings, BACKGROUND).unlink(missing_ok=True)
         background = start_background(settings)
-    spark = get_spark(settings, app_name=f"rapport-stream-{role}")
+    spark = get_spark(stream_spark(settings), app_name=f"rapport-stream-{role}")
     progress = ProgressWatch(board)
     queries = ROLES[role]
     # The batch functions of this process's queries, kept across restarts of a query.

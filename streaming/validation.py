@@ -36,8 +36,7 @@ CARRIED_TYPES = {
 PASSTHROUGH = tuple(CARRIED_TYPES)
 
 #: What the hot path carries: no key and no value. The record's bytes go to the Python
-#: worker but not back; carried back and shuffled they were most of the JVM's copying
-#: (a profile of a backlog drain).
+#: worker but not back into the JVM and its deduplication shuffle (decision 0016).
 HOT_CARRY = (
     "topic", "partition", "offset", "kafka_timestamp", "event_time", "ingest_time", "event_date",
 )  # fmt: skip
@@ -60,9 +59,6 @@ def verdict_columns(carry: Sequence[str] = PASSTHROUGH) -> str:
         + [f"{name} {kind}" for name, kind in FOUND]
     )
 
-
-#: A verdict row of bronze and silver: the record's coordinates and bytes, then the verdict.
-VERDICT_COLUMNS = verdict_columns(PASSTHROUGH)
 
 #: The variable a Python worker reads the registry's password from. It travels in the Python
 #: function's environment (SparkContext.environment), never in the pickled closure.

@@ -55,6 +55,10 @@ def stream_processes(settings: Settings) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 def in_background(pid: int) -> bool:
     """Whether `pid` is the background process or its JVM (a child of it)."""
     import psutil
@@ -100,6 +104,10 @@ def test_killed_and_restarted_stream_matches_the_ledger(
                 f"hot and background, each with a JVM: {stream_processes(settings)}"
             )
             if kill == 0:
+                # Both JVMs run C1 alone (stream.driver_java_options, decision 0016).
+                jvms = [p for p in stream_processes(settings) if b"java" in _cmdline(p)]
+                assert len(jvms) == 2, jvms
+                assert all(b"-XX:TieredStopAtLevel=1" in _cmdline(p) for p in jvms)
                 # Gold first: the background process and its JVM run at idle CPU priority.
                 policies = {p: os.sched_getscheduler(p) for p in stream_processes(settings)}
                 assert {p: v == os.SCHED_IDLE for p, v in policies.items()} == {

@@ -54,16 +54,13 @@ def test_session_has_delta_and_registers_the_catalog(spark: Any, settings: Setti
     assert detail.properties["delta.appendOnly"] == "true"
 
 
-@pytest.mark.spark
-def test_the_driver_jvm_gets_its_java_options(spark: Any, settings: Settings) -> None:
-    from rapport.lakehouse.spark import java_class
-
-    assert settings.spark.driver_java_options == "-XX:TieredStopAtLevel=1"
-    runtime = java_class(spark, "java.lang.management.ManagementFactory").getRuntimeMXBean()
-    assert "-XX:TieredStopAtLevel=1" in list(runtime.getInputArguments())
-    no_options = settings.spark.model_copy(update={"driver_java_options": ""})
-    conf = spark_conf(settings.model_copy(update={"spark": no_options}), "t")
-    assert "spark.driver.extraJavaOptions" not in conf
+@pytest.mark.unit
+def test_driver_java_options_reach_the_conf_only_when_set(settings: Settings) -> None:
+    assert settings.spark.driver_java_options == ""  # batch sessions: the JVM's defaults
+    assert "spark.driver.extraJavaOptions" not in spark_conf(settings, "t")
+    c1 = settings.spark.model_copy(update={"driver_java_options": "-XX:TieredStopAtLevel=1"})
+    conf = spark_conf(settings.model_copy(update={"spark": c1}), "t")
+    assert conf["spark.driver.extraJavaOptions"] == "-XX:TieredStopAtLevel=1"
 
 
 @pytest.mark.spark
