@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobs.history import load_days
+from jobs.quality_checks import validate_days
 from rapport.contracts.catalog import default_catalog
 from rapport.lakehouse.tables import ACTIVE_PERIODS, GOLD_SALES_BY_DAY
 from rapport.runtime.ports import free_port
@@ -26,6 +27,7 @@ from rapport.settings import Settings
 from rapport.simulator.history import write_history
 from rapport.simulator.shop import ShopConfig
 from rapport.simulator.wire import ChaosConfig
+from serving.dashboard.app import QUALITY_WINDOW_DAYS
 from serving.dashboard.dashboard_service import DashboardService
 from serving.sql import query
 from tests.helpers.browser import ARTIFACTS, chromium
@@ -56,6 +58,8 @@ def shop_day(isolated: Callable[..., Settings], schema_registry: Any, spark: Any
     report = load_days(spark, settings, [today])
     assert report.refined is not None
     assert report.refined.valid_rows > 0
+    # The quality panel draws ops.quality_results: one validation of today's gold.
+    validate_days(spark, settings, GOLD_SALES_BY_DAY, [today])
     return settings
 
 
@@ -151,6 +155,23 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
             ).to_pylist()[0]["n"]
             assert signups > 0
             expect(metric("New signups, last 24 h")).to_have_text(f"{signups:,}")
+            # The quality panel: validations and failed blocking checks of the last 7 days.
+            week = datetime.now(UTC).date() - timedelta(days=QUALITY_WINDOW_DAYS)
+            window = f"validated_date >= DATE '{week.isoformat()}'"
+            (checks,) = query(
+                settings,
+                "SELECT count(*) AS runs FROM (SELECT DISTINCT validated_date, table_name, "
+                f"validation_id FROM ops.quality_results WHERE {window})",
+            ).to_pylist()
+            (failed,) = query(
+                settings,
+                "SELECT count(*) AS failed FROM ops.quality_results "
+                f"WHERE {window} AND NOT passed AND blocking",
+            ).to_pylist()
+            checks["failed"] = failed["failed"]
+            assert checks["runs"] > 0
+            expect(metric("Validations, last 7 days")).to_have_text(f"{checks['runs']:,}")
+            expect(metric("Failed gate checks")).to_have_text(f"{checks['failed']:,}")
             # Charts (Vega-Lite) and each panel's freshness line.
             charts = page.locator('[data-testid="stVegaLiteChart"]')
             expect(charts.first).to_be_visible()
