@@ -111,6 +111,8 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 2200})
             page.set_default_timeout(DRAWN_WITHIN_MS)
+            # expect() polls for 5 s unless told: the page's deadline applies to it too.
+            expect.set_options(timeout=DRAWN_WITHIN_MS)
             page.goto(dashboard.url)
 
             def metric(label: str) -> Any:
