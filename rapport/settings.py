@@ -258,8 +258,11 @@ class StreamSettings(BaseModel):
     #: `spark.driver_java_options` for the stream's two processes: C1 alone. On 2 cores C2's
     #: compiles took most of a core through a stream's first minutes, and a 2.4-million
     #: record backlog drained at 24,483 events/s with C1 alone against 21,869 with both
-    #: (docs/decisions/0016-compiled-once.md). Empty for the JVM's defaults.
-    driver_java_options: str = "-XX:TieredStopAtLevel=1"
+    #: (docs/decisions/0016-compiled-once.md). Empty for the JVM's defaults. C1 alone gets
+    #: the JVM's small code cache (48 MiB, sized for no tiers), which the background
+    #: process filled within minutes ("Out of space in CodeCache", exit 1): the tiered size
+    #: (240 MiB, reserved, used as filled) is given back.
+    driver_java_options: str = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 
 class MaintenanceSettings(BaseModel):

@@ -8,8 +8,10 @@ Two processes, each with its own Spark driver (docs/decisions/0012-gold-first.md
   and `stream.background_nice`), so that a core goes to gold first and silver takes what
   is left.
 
-The hot process starts the background one and supervises it: if either ends, the stream
-stops with an error; SIGTERM stops both; a SIGKILL of the hot process kills its child too
+The hot process starts the background one and supervises it: a background process that
+fails is started again (up to three times in ten minutes; its queries resume from their
+checkpoints), one that ends cleanly or too often stops the stream with an error; SIGTERM
+stops both; a SIGKILL of the hot process kills its child too
 (Linux's parent-death signal), so a crash never leaves half a stream running.
 
 Run in the foreground with `rapport stream start --foreground`, or in the background through
@@ -186,6 +188,10 @@ class RestartBudget:
     def allow(self, query: str, error: str) -> bool:
         if not any(marker in error for marker in RESTARTABLE):
             return False
+        return self.take(query)
+
+    def take(self, query: str) -> bool:
+        """One restart of `query` (a query or a process), whatever the failure, if in budget."""
         now = time.monotonic()
         recent = [t for t in self._times.get(query, []) if now - t < self.window_s]
         if len(recent) >= self.limit:
@@ -238,7 +244,8 @@ def start_background(settings: Settings) -> subprocess.Popen[bytes]:
 def run(settings: Settings, role: str = HOT) -> int:
     """Run `role`'s queries until SIGTERM/SIGINT or a failure; returns an exit code.
 
-    The hot process starts the background one first and stops when it stops.
+    The hot process starts the background one first, restarts it when it fails (within the
+    restart budget) and stops when it stops.
     """
     if role == BACKGROUND:  # its own Spark UI, next to the hot process's
         spark_settings = settings.spark.model_copy(update={"ui_port": settings.spark.ui_port + 1})
@@ -299,9 +306,16 @@ def run(settings: Settings, role: str = HOT) -> int:
                 log.error("query %s terminated: %s", name, error)
                 exit_code = 1
                 stop.set()
-            if background is not None and background.poll() is not None:
-                log.error("the background process (bronze, silver) exited with code %s",
-                          background.returncode)  # fmt: skip
+            if background is not None and background.poll() is not None and not stop.is_set():
+                # A crash of bronze and silver (a JVM error, a kill) does not stop gold: the
+                # process restarts, its queries resume from their checkpoints.
+                code = background.returncode
+                if code != 0 and restarts.take(BACKGROUND):
+                    log.error("the background process (bronze, silver) exited with code %s: "
+                              "restarting it", code)  # fmt: skip
+                    background = start_background(settings)
+                    continue
+                log.error("the background process (bronze, silver) exited with code %s", code)
                 exit_code = 1
                 stop.set()
             time.sleep(0.5)

@@ -108,11 +108,26 @@ def test_killed_and_restarted_stream_matches_the_ledger(
                 jvms = [p for p in stream_processes(settings) if b"java" in _cmdline(p)]
                 assert len(jvms) == 2, jvms
                 assert all(b"-XX:TieredStopAtLevel=1" in _cmdline(p) for p in jvms)
+                # ... with the tiered code cache: C1 alone gets 48 MiB, which filled up.
+                assert all(b"-XX:ReservedCodeCacheSize=240m" in _cmdline(p) for p in jvms)
                 # Gold first: the background process and its JVM run at idle CPU priority.
                 policies = {p: os.sched_getscheduler(p) for p in stream_processes(settings)}
                 assert {p: v == os.SCHED_IDLE for p, v in policies.items()} == {
                     p: in_background(p) for p in policies
                 }, policies
+                # A crash of the background process alone: the hot one starts it again.
+                crashed = next(
+                    p for p in stream_processes(settings) if b"--role=background" in _cmdline(p)
+                )
+                os.kill(crashed, signal.SIGKILL)
+
+                def restarted(gone: int = crashed) -> bool:
+                    found = stream_processes(settings)
+                    return len(found) == 4 and gone not in found
+
+                assert wait_until(restarted, timeout_s=180), (
+                    f"the background process did not come back: {stream_processes(settings)}"
+                )
                 # The hot process alone: its background child must die with it.
                 os.kill(pid, signal.SIGKILL)
             else:
