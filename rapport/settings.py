@@ -234,7 +234,11 @@ class StreamSettings(BaseModel):
     #: Tasks that classify the hot query's records (Python workers); about the cores the
     #: stream may use. On a cluster, the executors' cores.
     classify_tasks: int = Field(default=2, ge=1)
-    max_offsets_per_trigger: int = Field(default=100_000, ge=1)
+    #: At most this many Kafka records per micro-batch (bronze's and the hot query's). Only a
+    #: backlog fills it; there, each batch's fixed cost spreads over more records: a
+    #: 2.4-million record backlog drained to gold at 23,613 events/s with 100,000 and 31,688-
+    #: 33,039 with 400,000 (docs/decisions/0017-backlog-batches.md).
+    max_offsets_per_trigger: int = Field(default=400_000, ge=1)
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     # True: a gap in the Kafka offsets (retention outran the stream) stops the query instead
     # of skipping data silently. Bronze is the audit trail, so losing records must be loud.
