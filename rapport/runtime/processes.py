@@ -226,28 +226,45 @@ def port_taken(host: str, port: int) -> bool:
         return False
 
 
-def tree_rss_mb(root: int) -> float:
+def tree_rss_mb(root: int, proc: Path = Path("/proc")) -> float:
     """Resident memory (MiB) of `root` and its descendants, from /proc (Linux); 0 elsewhere.
 
     A service is a process tree (a Python process and its JVM, Dagster and its children):
     its footprint is the sum, which is what `rapport status` shows and the bench samples.
+    A child with its parent JVM's own command line is a fork between clone and exec (the
+    JVM starts `jspawnhelper`, Hadoop's local file system `chmod` and `readlink` through
+    it): it shares the parent's pages and is not counted, or a sample that caught one would
+    count the JVM twice.
     """
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
+    comm: dict[int, str] = {}
+    for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stat = (entry / "stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
             pages = int((entry / "statm").read_text().split()[1])
         except (OSError, IndexError, ValueError):
             continue
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = pages
+        comm[pid] = stat.split("(", 1)[-1].rsplit(")", 1)[0]
+
+    def cmdline(pid: int) -> bytes | None:
+        try:
+            return (proc / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            return None
+
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
-        todo += children.get(pid, [])
+        for child in children.get(pid, []):
+            if comm[pid] == comm[child] == "java" and cmdline(child) == cmdline(pid):
+                continue  # a fork of the JVM, not yet exec'd
+            todo.append(child)
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20

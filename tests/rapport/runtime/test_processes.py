@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -92,3 +93,31 @@ def test_whole_group_stop_ends_children_that_ignore_sigterm(tmp_path: Path) -> N
 def test_wait_until_gives_up_at_the_deadline() -> None:
     assert wait_until(lambda: False, 0.3, interval_s=0.05) is False
     assert wait_until(lambda: True, 0.3) is True
+
+
+def fake_process(proc: Path, pid: int, ppid: int, comm: str, cmdline: bytes, pages: int) -> None:
+    """A /proc/<pid> entry with the three files tree_rss_mb reads."""
+    entry = proc / str(pid)
+    entry.mkdir()
+    (entry / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1\n")
+    (entry / "statm").write_text(f"{pages * 4} {pages} 0 0 0 0 0\n")
+    (entry / "cmdline").write_bytes(cmdline)
+
+
+def test_tree_rss_counts_each_process_once_and_not_a_jvm_fork_before_exec(
+    tmp_path: Path,
+) -> None:
+    from rapport.runtime.processes import tree_rss_mb
+
+    jvm = b"java\0-cp\0jars\0org.apache.spark.deploy.SparkSubmit\0"
+    fake_process(tmp_path, 10, 1, "python", b"python\0-m\0streaming.runner\0", 100)
+    fake_process(tmp_path, 11, 10, "java", jvm, 1000)
+    # The JVM mid-spawn: its child still shows the JVM's command line and resident pages.
+    fake_process(tmp_path, 12, 11, "java", jvm, 1000)
+    fake_process(tmp_path, 13, 11, "chmod", b"chmod\0755\0f\0", 5)
+    # A real child JVM (a Spark worker's executor) and a Python worker: both counted.
+    fake_process(tmp_path, 14, 11, "java", b"java\0CoarseGrainedExecutorBackend\0", 300)
+    fake_process(tmp_path, 15, 11, "python", b"python\0-m\0pyspark.daemon\0", 50)
+    fake_process(tmp_path, 20, 1, "java", jvm, 7000)  # not in the tree
+    page_mib = os.sysconf("SC_PAGE_SIZE") / 2**20
+    assert tree_rss_mb(10, proc=tmp_path) == pytest.approx((100 + 1000 + 5 + 300 + 50) * page_mib)
