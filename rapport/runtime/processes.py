@@ -264,7 +264,7 @@ def tree_rss_mb(root: int, proc: Path = Path("/proc")) -> float:
         pid = todo.pop()
         total += rss.get(pid, 0)
         for child in children.get(pid, []):
-            if comm[pid] == comm[child] == "java" and cmdline(child) == cmdline(pid):
+            if comm.get(pid) == comm.get(child) == "java" and cmdline(child) == cmdline(pid):
                 continue  # a fork of the JVM, not yet exec'd
             todo.append(child)
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
