@@ -265,8 +265,15 @@ class StreamSettings(BaseModel):
     #: (docs/decisions/0016-compiled-once.md). Empty for the JVM's defaults. C1 alone gets
     #: the JVM's small code cache (48 MiB, sized for no tiers), which the background
     #: process filled within minutes ("Out of space in CodeCache", exit 1): the tiered size
-    #: (240 MiB, reserved, used as filled) is given back.
+    #: (240 MiB, reserved, used as filled) is given back; options with C1 alone and no code
+    #: cache size get it (`streaming.runner.stream_java_options`).
     driver_java_options: str = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+    #: Heap of each of the stream's two Spark drivers (`spark.driver_memory` is every other
+    #: driver's). 2g holds a 400,000-record backlog batch: the hot JVM peaked at 2.0 GiB
+    #: resident through a 1.2-million record drain at 30,440 events/s (29,557 with 3g); the
+    #: background JVM grew to 3.7 GiB with 3g under a steady 5,000 events/s, which left the
+    #: stack no room within 8 GiB (docs/decisions/0018-dedup-state-cost.md).
+    driver_memory: str = "2g"
 
 
 class MaintenanceSettings(BaseModel):

@@ -215,10 +215,33 @@ def _idle_priority() -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
+#: The code cache a JVM reserves with its tiered compilers; C1 alone otherwise gets 48 MiB.
+TIERED_CODE_CACHE = "-XX:ReservedCodeCacheSize=240m"
+
+
+def stream_java_options(options: str) -> str:
+    """The stream JVMs' options, with the tiered code cache whenever C1 runs alone.
+
+    `-XX:TieredStopAtLevel=1` sizes the code cache as for no tiers (48 MiB), which a
+    stream process filled within minutes ("Out of space in CodeCache", decision 0016):
+    options that ask for C1 alone and name no code cache size get the tiered one.
+    """
+    words = options.split()
+    if "-XX:TieredStopAtLevel=1" in words and not any(
+        w.startswith("-XX:ReservedCodeCacheSize=") for w in words
+    ):
+        words.append(TIERED_CODE_CACHE)
+    return " ".join(words)
+
+
 def stream_spark(settings: Settings) -> Settings:
-    """The settings a stream process builds its Spark session from: its own JVM options."""
+    """The settings a stream process builds its Spark session from: its own JVM's options
+    and heap (`stream.driver_java_options`, `stream.driver_memory`)."""
     spark = settings.spark.model_copy(
-        update={"driver_java_options": settings.stream.driver_java_options}
+        update={
+            "driver_java_options": stream_java_options(settings.stream.driver_java_options),
+            "driver_memory": settings.stream.driver_memory,
+        }
     )
     return settings.model_copy(update={"spark": spark})
 

@@ -8,6 +8,7 @@ cached registry resolver, so a new schema id is fetched once and no restart is n
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ def _resolver(registry: WorkerRegistry) -> Any:
         )
         found = RegistryResolver(RegistryClient(reach), load_catalog(Path(registry.contracts_dir)))
         _RESOLVERS[registry] = found
+        # What the worker holds from now on (modules, contracts, compiled validators) lives
+        # as long as it does: out of the collector's sight, whose full passes over it took a
+        # quarter of a verdict's time (19 against 14 us a record; decision 0018).
+        gc.freeze()
     return found
 
 
