@@ -220,7 +220,7 @@ def local_increments(events: pa.Table, complete_up_to: datetime | None) -> dict[
 
     # Times and days as plain integers (microseconds, days since 1970), made datetimes once per
     # group: building a datetime for every event was more than half of this function's time.
-    gold_types = pa.array(sorted(_GOLD_TYPES))
+    gold_types = pa.array(sorted(GOLD_TYPES))
     events = events.filter(pc.is_in(events.column("event_type"), value_set=gold_types))
     times = events.column("event_time")
     epoch = datetime(1970, 1, 1, tzinfo=UTC if times.type.tz is not None else None)
@@ -306,8 +306,8 @@ def local_increments(events: pa.Table, complete_up_to: datetime | None) -> dict[
     }
 
 
-#: The event types that reach a stream gold table.
-_GOLD_TYPES = frozenset(
+#: The event types that reach a stream gold table (by their short name).
+GOLD_TYPES = frozenset(
     ("OrderPlaced", "OrderCancelled", "RefundIssued", "PaymentCaptured", "InvoiceIssued",
      "CustomerRegistered", "InventoryAdjusted")
 )  # fmt: skip
