@@ -8,6 +8,7 @@ The page redraws its live part every few seconds by itself.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import streamlit as st
@@ -82,6 +83,14 @@ def _money(value: Any) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _per_currency(frame: Any, column: str) -> str:
+    """'EUR 1,234.50, GBP ...': a money column's decimals added up within each currency."""
+    totals: dict[str, Decimal] = {}
+    for currency, value in zip(frame["currency"], frame[column], strict=True):
+        totals[currency] = totals.get(currency, Decimal(0)) + value
+    return ", ".join(f"{c} {_money(v)}" for c, v in sorted(totals.items()))
+
+
 def _sales(sql: EmbeddedSql, now: datetime) -> None:
     st.subheader("Today's sales")
     st.caption("One row per currency: money is never added across currencies.")
@@ -118,13 +127,9 @@ def _orders(sql: EmbeddedSql, now: datetime) -> None:
                 _total(since, "orders", f"{int(frame['orders'].sum()):,}")
             with right:
                 st.markdown("**Order value per minute, by currency** (each in its own)")
-                _bars(frame, "minute", "order_value", "currency", temporal=True, stack=False)
-                per_currency = frame.groupby("currency")["order_value"].sum()
-                _total(
-                    since,
-                    "order value",
-                    ", ".join(f"{c} {_money(v)}" for c, v in sorted(per_currency.items())),
-                )
+                bars = frame.assign(order_value=frame["order_value"].astype(float))
+                _bars(bars, "minute", "order_value", "currency", temporal=True, stack=False)
+                _total(since, "order value", _per_currency(frame, "order_value"))
     _fresh("gold.orders_per_minute")
 
 

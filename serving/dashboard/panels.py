@@ -54,10 +54,13 @@ def today_sales(sql: EmbeddedSql, today: date) -> list[TodaySales]:
 
 
 def orders_over_time(sql: EmbeddedSql, since: datetime) -> Any:
-    """Orders and value per minute, region, channel and currency since `since` (pandas)."""
+    """Orders and value per minute, region, channel and currency since `since` (pandas).
+
+    The value stays gold's decimal: a total on the page is added up from it, never from
+    floats; only the chart's bars are drawn from a float copy.
+    """
     return sql.query(
-        "SELECT minute, region, channel, currency, orders, "
-        "CAST(order_value AS DOUBLE) AS order_value "
+        "SELECT minute, region, channel, currency, orders, order_value "
         f"FROM gold.orders_per_minute WHERE minute >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S}' "
         "ORDER BY minute"
     ).to_pandas()

@@ -152,6 +152,21 @@ def test_dashboard_shows_gold_and_follows_it(dashboard: DashboardService, spark:
                 assert since is not None, shown
                 (row,) = query(settings, sql.format(since=since.group(1))).to_pylist()
                 assert shown.endswith(f"{what} {int(row['total'] or 0):,}"), (shown, row)
+            # The order value chart's total: each currency's own sum, to the cent, as gold's.
+            caption = page.get_by_text(re.compile(r"In this chart, since .* UTC: order value "))
+            expect(caption).to_be_visible()
+            shown = caption.inner_text()
+            since = re.search(r"since (\S+ \S+) UTC", shown)
+            assert since is not None, shown
+            values = query(
+                settings,
+                "SELECT currency, sum(order_value) AS v FROM gold.orders_per_minute "
+                f"WHERE minute >= TIMESTAMP '{since.group(1)}:00' GROUP BY currency "
+                "ORDER BY currency",
+            ).to_pylist()
+            assert len(values) == 3, values  # EUR, GBP and USD, never one sum of them
+            per_currency = ", ".join(f"{v['currency']} {_money(v['v'])}" for v in values)
+            assert shown.endswith(f"order value {per_currency}"), (shown, values)
             signups = query(
                 settings, "SELECT CAST(sum(signups) AS BIGINT) AS n FROM gold.signups_per_hour"
             ).to_pylist()[0]["n"]
