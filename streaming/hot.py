@@ -3,8 +3,8 @@
 Per micro-batch: every Kafka record gets its verdict (`streaming.validation`, the same code
 as silver's), valid events of the types gold adds up are deduplicated by event id in Spark's
 state store, and what the new events add to each gold table is merged through delta-rs
-(`streaming.gold_writer`). The
-batch never reads silver or gold, so its cost hardly grows with the tables.
+(`streaming.gold_writer`). The batch never reads silver or gold, so its cost hardly grows
+with the tables.
 
 Exactly once:
 - Spark logs each batch's Kafka offsets and its watermark before the batch runs; a batch
