@@ -54,6 +54,7 @@ from streaming.bronze import LANDING_TOPIC_PREFIX, unread
 from streaming.gold_writer import GoldWriter
 from streaming.increments import (
     EVENT_FIELDS,
+    GOLD_PAYLOAD,
     GOLD_TYPES,
     SilverRows,
     gold_increments,
@@ -102,10 +103,12 @@ def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFra
     # One Python task per Kafka partition (12 here) costs more in start-up than a small
     # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
     records = kafka_records.coalesce(settings.stream.classify_tasks)
-    verdicts = classify_bronze(unread(records), settings, HOT_CARRY, stamp_ingest=True)
-    # Only the columns and the event types gold reads go into the shuffle and the state
-    # store's operator: logins, shipments and profile changes (a quarter of the shop's
-    # events) are bronze's and silver's business, not the hot query's (decision 0018).
+    verdicts = classify_bronze(
+        unread(records), settings, HOT_CARRY, stamp_ingest=True, payload=GOLD_PAYLOAD
+    )
+    # Only the columns, event types and payload fields gold reads go into the shuffle and
+    # the state store's operator: logins, shipments and profile changes (a quarter of the
+    # shop's events) are bronze's and silver's business, not the hot query's (decision 0018).
     valid = silver.event_columns(verdicts.where(F.col("valid")), *HOT_EXTRA)
     gold_events = valid.where(F.col("event_type").isin(*sorted(GOLD_TYPES)))
     return gold_events.withWatermark("ingest_time", horizon).dropDuplicatesWithinWatermark(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import gc
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pyspark.sql import functions as F
 
 from rapport.lakehouse.tables import BRONZE_QUARANTINE
@@ -106,18 +107,35 @@ def _resolver(registry: WorkerRegistry) -> Any:
     return found
 
 
+def payload_json(
+    subject: str | None, data: Any, payload: Mapping[str, Sequence[str]] | None
+) -> str | None:
+    """A valid event's payload as JSON: whole, or only the fields its reader takes.
+
+    With `payload` (short type name -> fields), an event of a type not named carries none,
+    and one of a named type only those of its fields that are present.
+    """
+    if payload is None:
+        return orjson.dumps(data).decode()
+    fields = payload.get((subject or "").rsplit(".", 1)[-1])
+    if fields is None:
+        return None
+    return orjson.dumps({k: data[k] for k in fields if k in data}).decode()
+
+
 def _verdicts(
     registry: WorkerRegistry,
     carry: Sequence[str],
     stamp_ingest: bool,
+    payload: Mapping[str, Sequence[str]] | None,
     batches: Iterable[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """Arrow in, Arrow out: the bronze columns pass through untouched, the verdict is added.
 
     Arrow rather than pandas: the record bytes are not copied into a DataFrame and back,
-    and the passthrough columns are handed on as they came.
+    and the passthrough columns are handed on as they came. `payload` trims what a valid
+    event carries on (`payload_json`).
     """
-    import orjson
     import pyarrow as pa
 
     from rapport.contracts.classify import classify
@@ -139,7 +157,9 @@ def _verdicts(
             subject.append(verdict.subject)
             version.append(verdict.version)
             schema_id.append(verdict.schema_id)
-            data.append(orjson.dumps(verdict.data).decode() if verdict.valid else None)
+            data.append(
+                payload_json(verdict.subject, verdict.data, payload) if verdict.valid else None
+            )
             times.append(verdict.event_time)
         arrays = [batch.column(name) for name in carry]
         arrays += [pa.array(values, type=kind) for values, kind in zip(found, kinds, strict=True)]
@@ -191,8 +211,12 @@ def classify_bronze(
     carry: Sequence[str] = PASSTHROUGH,
     *,
     stamp_ingest: bool = False,
+    payload: Mapping[str, Sequence[str]] | None = None,
 ) -> DataFrame:
     """One verdict row per bronze row, keyed by its Kafka coordinates, carrying `carry`.
+
+    With `payload` (short type name -> fields), a valid event's data_json holds only those
+    fields, and none for a type not named: the hot query hands on what gold reads.
 
     With `stamp_ingest`, the ingest time is the worker's clock when it read the record
     (`streaming.bronze.unread` says why). The hot path's dedup horizon runs on it; a batch
@@ -204,7 +228,9 @@ def classify_bronze(
     schema = verdict_columns(carry)
     source = bronze.select(*dict.fromkeys([*carry, "value"]))
     return source.mapInArrow(
-        functools.partial(_verdicts, WorkerRegistry.of(settings), tuple(carry), stamp_ingest),
+        functools.partial(
+            _verdicts, WorkerRegistry.of(settings), tuple(carry), stamp_ingest, payload
+        ),
         schema=schema,
     )
 

@@ -172,7 +172,8 @@ def test_the_driver_adds_up_exactly_what_the_spark_aggregates_do(spark: Any) -> 
     from rapport.contracts.classify import CatalogResolver, classify
     from rapport.simulator.wire import ChaosConfig
     from streaming.hot import silver_rows
-    from streaming.increments import EVENT_FIELDS, gold_increments, local_increments
+    from streaming.increments import EVENT_FIELDS, GOLD_PAYLOAD, gold_increments, local_increments
+    from streaming.validation import payload_json
     from tests.helpers.streams import START, shop_records
 
     chaos = ChaosConfig(duplicates=0.05, out_of_order=0.1, late=0.05, malformed=0.02)
@@ -204,13 +205,20 @@ def test_the_driver_adds_up_exactly_what_the_spark_aggregates_do(spark: Any) -> 
     in_spark = gold_increments(silver_rows(frame, present), NOW)
     arrow = pa.Table.from_pylist(rows).select(list(EVENT_FIELDS))
     on_driver = local_increments(arrow, NOW)
-    assert set(in_spark) == set(on_driver)
+    # The hot query's workers hand on only the fields GOLD_PAYLOAD names: enough for gold.
+    trimmed = [
+        {**r, "data_json": payload_json(r["event_type"], json.loads(r["data_json"]), GOLD_PAYLOAD)}
+        for r in rows
+    ]
+    from_trimmed = local_increments(pa.Table.from_pylist(trimmed).select(list(EVENT_FIELDS)), NOW)
+    assert set(in_spark) == set(on_driver) == set(from_trimmed)
     for name, expected in in_spark.items():
-        want = expected.drop("updated_at").withColumn("complete_up_to", F.lit(NOW))
-        got = on_driver[name].drop(["updated_at"]).to_pylist()
-        assert sorted(map(_canonical, got)) == sorted(
-            _canonical(r.asDict()) for r in want.collect()
-        ), name
+        want = sorted(
+            _canonical(r.asDict())
+            for r in expected.drop("updated_at").withColumn("complete_up_to", F.lit(NOW)).collect()
+        )
+        for got in (on_driver[name], from_trimmed[name]):
+            assert sorted(map(_canonical, got.drop(["updated_at"]).to_pylist())) == want, name
 
 
 def _canonical(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -222,3 +230,16 @@ def _canonical(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         return str(value)
 
     return tuple(sorted((k, text(v)) for k, v in row.items()))
+
+
+def test_a_trimmed_payload_keeps_only_the_named_fields_that_are_there() -> None:
+    from streaming.validation import payload_json
+
+    data = {"total": "12.50", "currency": "EUR", "lines": [{"sku": "S-1", "qty": 2}]}
+    fields = {"OrderPlaced": ("total", "region", "currency"), "CustomerRegistered": ()}
+    assert payload_json("rapport.orders.OrderPlaced", data, fields) == (
+        '{"total":"12.50","currency":"EUR"}'
+    )
+    assert payload_json("rapport.customers.CustomerRegistered", data, fields) == "{}"
+    assert payload_json("rapport.orders.OrderShipped", data, fields) is None
+    assert json.loads(payload_json("rapport.orders.OrderShipped", data, None) or "") == data
