@@ -268,12 +268,14 @@ class StreamSettings(BaseModel):
     #: (240 MiB, reserved, used as filled) is given back; options with C1 alone and no code
     #: cache size get it (`streaming.runner.stream_java_options`).
     driver_java_options: str = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
-    #: Heap of each of the stream's two Spark drivers (`spark.driver_memory` is every other
-    #: driver's). 2g holds a 400,000-record backlog batch: the hot JVM peaked at 2.0 GiB
-    #: resident through a 1.2-million record drain at 30,440 events/s (29,557 with 3g); the
-    #: background JVM grew to 3.7 GiB with 3g under a steady 5,000 events/s, which left the
-    #: stack no room within 8 GiB (docs/decisions/0018-dedup-state-cost.md).
+    #: Heap of the hot process's Spark driver, gold's query (`spark.driver_memory` is every
+    #: other driver's but the background one's, below). 2g holds a 400,000-record backlog
+    #: batch: the hot JVM peaked at 2.0 GiB resident through a 1.2-million record drain at
+    #: 30,440 events/s (29,557 with 3g); the background JVM grew to 3.7 GiB with 3g under a
+    #: steady 5,000 events/s, which left the stack no room within 8 GiB (decision 0018).
     driver_memory: str = "2g"
+    #: Heap of the background process's driver (bronze and silver).
+    background_driver_memory: str = "2g"
 
 
 class MaintenanceSettings(BaseModel):

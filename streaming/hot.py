@@ -55,7 +55,6 @@ from streaming.gold_writer import GoldWriter
 from streaming.increments import (
     EVENT_FIELDS,
     GOLD_PAYLOAD,
-    GOLD_TYPES,
     SilverRows,
     gold_increments,
     local_increments,
@@ -90,8 +89,26 @@ def gold_checkpoint(settings: Settings) -> str:
 HOT_EXTRA = ("topic", "partition", "kafka_timestamp")
 
 
+def hot_events(kafka_records: DataFrame, settings: Settings) -> DataFrame:
+    """The valid events among Kafka records, in the columns the hot query hands on.
+
+    Every valid event goes on, whatever its type: the batch function reads each Kafka
+    partition's newest arrival from them (gold's complete_up_to), and a partition whose
+    events no gold table adds up (logins, profile changes) must move it too. Filtered out
+    here, they held complete_up_to back by up to ten minutes (decision 0018's addendum).
+    Only the payload fields gold reads ride along (`GOLD_PAYLOAD`; none for other types).
+    """
+    # One Python task per Kafka partition (12 here) costs more in start-up than a small
+    # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
+    records = kafka_records.coalesce(settings.stream.classify_tasks)
+    verdicts = classify_bronze(
+        unread(records), settings, HOT_CARRY, stamp_ingest=True, payload=GOLD_PAYLOAD
+    )
+    return silver.event_columns(verdicts.where(F.col("valid")), *HOT_EXTRA)
+
+
 def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFrame:
-    """Valid events from Kafka records, each event id once within the dedup horizon.
+    """`hot_events`, each event id once within the dedup horizon (a streaming plan only).
 
     The horizon runs on processing time (when the verdict worker read the record), not on
     event time: an event hours late in event time is still counted. A replayed batch sees
@@ -100,20 +117,8 @@ def deduplicated_events(kafka_records: DataFrame, settings: Settings) -> DataFra
     """
 
     horizon = f"{int(settings.stream.dedup_horizon_s)} seconds"
-    # One Python task per Kafka partition (12 here) costs more in start-up than a small
-    # batch costs to classify: the verdicts run in as many tasks as the machine has cores.
-    records = kafka_records.coalesce(settings.stream.classify_tasks)
-    verdicts = classify_bronze(
-        unread(records), settings, HOT_CARRY, stamp_ingest=True, payload=GOLD_PAYLOAD
-    )
-    # Only the columns, event types and payload fields gold reads go into the shuffle and
-    # the state store's operator: logins, shipments and profile changes (a quarter of the
-    # shop's events) are bronze's and silver's business, not the hot query's (decision 0018).
-    valid = silver.event_columns(verdicts.where(F.col("valid")), *HOT_EXTRA)
-    gold_events = valid.where(F.col("event_type").isin(*sorted(GOLD_TYPES)))
-    return gold_events.withWatermark("ingest_time", horizon).dropDuplicatesWithinWatermark(
-        ["event_id"]
-    )
+    events = hot_events(kafka_records, settings)
+    return events.withWatermark("ingest_time", horizon).dropDuplicatesWithinWatermark(["event_id"])
 
 
 def silver_rows(events: DataFrame, present: set[str]) -> SilverRows:

@@ -234,13 +234,17 @@ def stream_java_options(options: str) -> str:
     return " ".join(words)
 
 
-def stream_spark(settings: Settings) -> Settings:
+def stream_spark(settings: Settings, role: str = HOT) -> Settings:
     """The settings a stream process builds its Spark session from: its own JVM's options
-    and heap (`stream.driver_java_options`, `stream.driver_memory`)."""
+    and heap (`stream.driver_java_options`; `stream.driver_memory` for the hot process,
+    `stream.background_driver_memory` for the background one)."""
+    heap = (
+        settings.stream.driver_memory if role == HOT else settings.stream.background_driver_memory
+    )
     spark = settings.spark.model_copy(
         update={
             "driver_java_options": stream_java_options(settings.stream.driver_java_options),
-            "driver_memory": settings.stream.driver_memory,
+            "driver_memory": heap,
         }
     )
     return settings.model_copy(update={"spark": spark})
@@ -288,7 +292,7 @@ def run(settings: Settings, role: str = HOT) -> int:
     if role == HOT:
         status_file(settings, BACKGROUND).unlink(missing_ok=True)
         background = start_background(settings)
-    spark = get_spark(stream_spark(settings), app_name=f"rapport-stream-{role}")
+    spark = get_spark(stream_spark(settings, role), app_name=f"rapport-stream-{role}")
     progress = ProgressWatch(board)
     queries = ROLES[role]
     # The batch functions of this process's queries, kept across restarts of a query.

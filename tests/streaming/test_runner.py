@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rapport.settings import Settings
-from streaming.runner import TIERED_CODE_CACHE, stream_java_options, stream_spark
+from streaming.runner import BACKGROUND, TIERED_CODE_CACHE, stream_java_options, stream_spark
 
 pytestmark = pytest.mark.unit
 
@@ -30,9 +30,13 @@ def test_stream_drivers_take_the_stream_heap_and_options(tmp_path: object) -> No
     settings = Settings(
         state_dir=tmp_path,
         spark={"driver_memory": "6g", "driver_java_options": "-Dother=1"},
-        stream={"driver_memory": "1500m", "driver_java_options": "-XX:TieredStopAtLevel=1"},
-    )
+        stream={"driver_memory": "1500m", "background_driver_memory": "700m",
+                "driver_java_options": "-XX:TieredStopAtLevel=1"},
+    )  # fmt: skip
     spark = stream_spark(settings).spark
     assert spark.driver_memory == "1500m"
     assert spark.driver_java_options == f"-XX:TieredStopAtLevel=1 {TIERED_CODE_CACHE}"
+    background = stream_spark(settings, BACKGROUND).spark
+    assert background.driver_memory == "700m"
+    assert background.driver_java_options == spark.driver_java_options
     assert settings.spark.driver_memory == "6g"  # every other driver keeps its own

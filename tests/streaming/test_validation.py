@@ -19,6 +19,8 @@ from rapport.simulator.shop import Shop, ShopConfig
 from rapport.simulator.wire import ChaosConfig, wire_records
 from registry.producer import EventProducer
 from registry.resolver import RegistryResolver
+from streaming.hot import hot_events
+from streaming.increments import GOLD_TYPES
 from streaming.validation import HOT_CARRY, PASSWORD_ENV, WorkerRegistry, classify_bronze
 from tests.helpers.streams import run_stream
 
@@ -77,6 +79,12 @@ def test_spark_verdicts_equal_classify(
         if not expected.valid:
             assert hot[i].event_time is None
             assert hot[i].event_date is None
+    # The hot query hands on every valid event, of every type: a partition of logins alone
+    # must still move gold's complete_up_to (streaming.hot).
+    handed = hot_events(kafka, settings).select("event_id", "event_type").collect()
+    valid = [v for v in verdicts.values() if v.valid]
+    assert sorted(r.event_id for r in handed) == sorted(v.event_id for v in valid)
+    assert {r.event_type for r in handed} - GOLD_TYPES, "the records hold no type gold leaves out"
 
 
 def test_every_bad_record_is_quarantined_once_with_its_reason(
