@@ -100,7 +100,7 @@ def quality_check(target: TableDef) -> dg.AssetChecksDefinition:
 
         settings = rapport.settings()
         result = validate_days(
-            rapport.spark(),
+            rapport.spark(driver_memory=settings.quality.driver_memory),
             settings,
             target,
             run_days(context, settings),

@@ -34,14 +34,21 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         overrides = json.loads(self.settings_json)
         return Settings.model_validate(overrides) if overrides else Settings()
 
-    def spark(self) -> SparkSession:
+    def spark(self, driver_memory: str | None = None) -> SparkSession:
         """The run's session, with every catalog table created (a run may come before the
-        stream ever wrote one: a history load on a new lakehouse)."""
+        stream ever wrote one: a history load on a new lakehouse).
+
+        `driver_memory` is the heap if this call starts the run's JVM; a run has one JVM,
+        so a later call gets the session as it is.
+        """
         from rapport.lakehouse.spark import get_spark
         from rapport.lakehouse.spark_catalog import ensure_table
         from rapport.lakehouse.tables import TABLES
 
         settings = self.settings()
+        if driver_memory is not None:
+            spark = settings.spark.model_copy(update={"driver_memory": driver_memory})
+            settings = settings.model_copy(update={"spark": spark})
         if settings.lakehouse in _READY:
             return get_spark(settings, app_name=self.app_name, register_tables=False)
         session = get_spark(settings, app_name=self.app_name, register_tables=self.register_names)

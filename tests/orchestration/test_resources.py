@@ -28,3 +28,24 @@ def test_a_run_before_the_stream_ever_wrote_finds_every_table(
         t.qualified_name for t in TABLES if not DeltaTable.isDeltaTable(session, t.location(fresh))
     ]
     assert missing == []
+
+
+@pytest.mark.unit
+def test_the_first_caller_sets_the_runs_heap(
+    make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quality run's JVM gets quality.driver_memory; a run has one JVM, so it stays."""
+    import rapport.lakehouse.spark as lakehouse_spark
+
+    heaps: list[str] = []
+
+    def fake_get_spark(settings: Any, **_: Any) -> Any:  # records the heap a JVM would get
+        heaps.append(settings.spark.driver_memory)
+        return object()
+
+    monkeypatch.setattr(lakehouse_spark, "get_spark", fake_get_spark)
+    fresh = make_settings("heap-of-the-run")
+    resource = RapportResource(settings_json=json.dumps(revealed(fresh)))
+    resource.spark(driver_memory="700m")
+    resource.spark()
+    assert heaps == ["700m", fresh.spark.driver_memory]
