@@ -38,8 +38,8 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         """The run's session, with every catalog table created (a run may come before the
         stream ever wrote one: a history load on a new lakehouse).
 
-        `driver_memory` is the heap if this call starts the run's JVM; a run has one JVM,
-        so a later call gets the session as it is.
+        `driver_memory` (else `spark.driver_memory`) is the heap if this call starts the
+        run's JVM; a run has one JVM, so a later call gets the session as it is.
         """
         from rapport.lakehouse.spark import get_spark
         from rapport.lakehouse.spark_catalog import ensure_table

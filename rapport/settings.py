@@ -367,10 +367,10 @@ class QualitySettings(BaseModel):
     #: Days of the stream's partitions the unpartitioned quality job validates (today and
     #: the days before), when no partition range is given.
     stream_check_days: int = Field(default=2, ge=1)
-    #: Heap of a run whose first Spark work is a quality suite (the hourly `stream_quality`
-    #: job): the suites are aggregates Spark streams through, so a small heap does; a run
-    #: that loads or aggregates first keeps `spark.driver_memory`. With 1g the hourly run
-    #: added 1.6 GiB to the stack's resident memory, with 3g 3.2 (docs/operations.md).
+    #: Heap of a run of the quality suites alone (the hourly `stream_quality` job): they are
+    #: aggregates Spark streams through, so a small heap does; the daily and history runs,
+    #: whose loads and aggregates share the JVM, keep `spark.driver_memory`. With 1g the
+    #: hourly run added 1.6 GiB to the stack's resident memory, with 3g 3.2 (operations.md).
     driver_memory: str = "1g"
 
 
