@@ -47,8 +47,7 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
         settings = self.settings()
         if driver_memory is not None:
-            spark = settings.spark.model_copy(update={"driver_memory": driver_memory})
-            settings = settings.model_copy(update={"spark": spark})
+            settings = settings.with_spark(driver_memory=driver_memory)
         if settings.lakehouse in _READY:
             return get_spark(settings, app_name=self.app_name, register_tables=False)
         session = get_spark(settings, app_name=self.app_name, register_tables=self.register_names)

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -457,6 +457,11 @@ class Settings(BaseSettings):
         """DAGSTER_HOME of the stack's Dagster (an ignored folder under var/ by default)."""
         home = self.dagster.home or self.state_dir / "dagster"
         return home.expanduser().resolve()
+
+    def with_spark(self, **changes: Any) -> Settings:
+        """These settings with some of `spark`'s fields changed: a driver of its own kind
+        (the stream's, the SQL server's, a quiet CLI session) built from the same base."""
+        return self.model_copy(update={"spark": self.spark.model_copy(update=changes)})
 
 
 def _reveal(value: object) -> object:

@@ -50,10 +50,9 @@ def server_settings(settings: Settings) -> Settings:
         "spark.connect.grpc.binding.address": serving.host,
         "spark.connect.grpc.binding.port": str(serving.connect_port or 15002),
     }
-    spark = settings.spark.model_copy(
-        update={"driver_memory": serving.driver_memory, "ui_port": serving.ui_port, "conf": conf}
+    return settings.with_spark(
+        driver_memory=serving.driver_memory, ui_port=serving.ui_port, conf=conf
     )
-    return settings.model_copy(update={"spark": spark})
 
 
 def start_servers(spark: Any, settings: Settings) -> None:

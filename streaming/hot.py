@@ -1,10 +1,10 @@
 """The hot path: Kafka straight to gold in one query, a few milliseconds of commits per batch.
 
 Per micro-batch: every Kafka record gets its verdict (`streaming.validation`, the same code
-as silver's), valid events of the types gold adds up are deduplicated by event id in Spark's
-state store, and what the new events add to each gold table is merged through delta-rs
-(`streaming.gold_writer`). The batch never reads silver or gold, so its cost hardly grows
-with the tables.
+as silver's), valid events (of every type, so that each partition's arrivals move gold's
+complete_up_to) are deduplicated by event id in Spark's state store, and what the new
+events add to each gold table is merged through delta-rs (`streaming.gold_writer`). The
+batch never reads silver or gold, so its cost hardly grows with the tables.
 
 Exactly once:
 - Spark logs each batch's Kafka offsets and its watermark before the batch runs; a batch

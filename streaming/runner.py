@@ -241,13 +241,10 @@ def stream_spark(settings: Settings, role: str = HOT) -> Settings:
     heap = (
         settings.stream.driver_memory if role == HOT else settings.stream.background_driver_memory
     )
-    spark = settings.spark.model_copy(
-        update={
-            "driver_java_options": stream_java_options(settings.stream.driver_java_options),
-            "driver_memory": heap,
-        }
+    return settings.with_spark(
+        driver_java_options=stream_java_options(settings.stream.driver_java_options),
+        driver_memory=heap,
     )
-    return settings.model_copy(update={"spark": spark})
 
 
 def start_background(settings: Settings) -> subprocess.Popen[bytes]:
@@ -275,8 +272,7 @@ def run(settings: Settings, role: str = HOT) -> int:
     restart budget) and stops when it stops.
     """
     if role == BACKGROUND:  # its own Spark UI, next to the hot process's
-        spark_settings = settings.spark.model_copy(update={"ui_port": settings.spark.ui_port + 1})
-        settings = settings.model_copy(update={"spark": spark_settings})
+        settings = settings.with_spark(ui_port=settings.spark.ui_port + 1)
     board = StatusBoard(status_file(settings, role))
     stop = threading.Event()
 

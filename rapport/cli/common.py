@@ -37,9 +37,8 @@ def command_spark(
 ) -> Iterator[SparkSession]:
     """A SparkSession for one command: no web UI, stopped when the command is done."""
 
-    quiet = settings.spark.model_copy(update={"ui_enabled": False})
     session = get_spark(
-        settings.model_copy(update={"spark": quiet}),
+        settings.with_spark(ui_enabled=False),
         app_name=app_name,
         register_tables=register_tables,
     )
