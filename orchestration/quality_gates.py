@@ -99,11 +99,12 @@ def quality_check(target: TableDef) -> dg.AssetChecksDefinition:
         from jobs.quality_checks import validate_days
 
         settings = rapport.settings()
-        # A run of checks alone (stream_quality) gets the small quality heap; in the daily
-        # and history runs the loads and aggregates share the JVM and keep their own.
+        # A run of checks alone (stream_quality) goes through the SQL server (or a small JVM
+        # of its own); in the daily and history runs the loads and aggregates share the
+        # run's JVM and keep its heap.
         only_checks = context.op_execution_context.job_name == STREAM_QUALITY
         result = validate_days(
-            rapport.spark(settings.quality.driver_memory if only_checks else None),
+            rapport.checks_spark() if only_checks else rapport.spark(),
             settings,
             target,
             run_days(context, settings),

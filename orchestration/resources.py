@@ -57,6 +57,21 @@ class RapportResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         _READY.add(settings.lakehouse)
         return session
 
+    def checks_spark(self) -> SparkSession:
+        """The session of a run of quality checks alone (`stream_quality`).
+
+        Through the SQL server's Spark Connect when `quality.through_sql_server` and the
+        server is on: the checks' scans run in a JVM that is up anyway, and the stack keeps
+        one JVM fewer during the run. Otherwise a JVM of the run's own, with the quality heap.
+        """
+        settings = self.settings()
+        serving = settings.serving
+        if settings.quality.through_sql_server and serving.enabled and serving.connect_port:
+            from serving.sql_server_service import SqlServerService
+
+            return SqlServerService(settings).connect_session()
+        return self.spark(settings.quality.driver_memory)
+
 
 #: Lakehouses whose tables this process has created or found (once per run process).
 _READY: set[str] = set()

@@ -347,6 +347,9 @@ class ServingSettings(BaseModel):
     #: Spark Connect (`SparkSession.builder.remote("sc://host:port")`); 0 turns it off.
     connect_port: int = Field(default=15002, ge=0, le=65535)
     driver_memory: str = "1g"
+    #: G1 hands an idle heap back to the OS after this long without a collection, so the
+    #: memory a heavy query (or the hourly quality run) took does not stay resident.
+    driver_java_options: str = "-XX:G1PeriodicGCInterval=30000"
     ui_port: int = Field(default=4042, ge=1, le=65535)
     start_timeout_s: float = Field(default=180.0, gt=0)
 
@@ -372,6 +375,10 @@ class QualitySettings(BaseModel):
     #: whose loads and aggregates share the JVM, keep `spark.driver_memory`. With 1g the
     #: hourly run added 1.6 GiB to the stack's resident memory, with 3g 3.2 (operations.md).
     driver_memory: str = "1g"
+    #: Run `stream_quality` through the SQL server's Spark Connect (when the server is on):
+    #: its scans run in a JVM that is up anyway instead of one more per run, which took the
+    #: stack over 8 GiB during the hourly run (operations.md, memory). Off: the run's own JVM.
+    through_sql_server: bool = True
 
 
 class Settings(BaseSettings):

@@ -9,7 +9,9 @@ protocols from the jars the pyspark wheel ships:
 Every client session of either protocol shares the driver's catalog, so the names bronze.*,
 silver.*, gold.*, ops.* and ref.* resolve as in the stream, Dagster and `rapport sql --spark`
 (the catalog is registered from `rapport.lakehouse.tables` at start; the Delta log on
-storage is the shared truth). The server only reads: nothing here writes a table.
+storage is the shared truth). Clients read; the one writer through it is the hourly
+`stream_quality` run, which appends its verdicts to ops.quality_results (Spark, as every
+other writer of that table).
 Run in the background by `rapport sql-server start` and `rapport up`
 (`serving.sql_server_service`).
 """
@@ -51,7 +53,10 @@ def server_settings(settings: Settings) -> Settings:
         "spark.connect.grpc.binding.port": str(serving.connect_port or 15002),
     }
     return settings.with_spark(
-        driver_memory=serving.driver_memory, ui_port=serving.ui_port, conf=conf
+        driver_memory=serving.driver_memory,
+        driver_java_options=serving.driver_java_options,
+        ui_port=serving.ui_port,
+        conf=conf,
     )
 
 

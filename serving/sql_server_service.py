@@ -7,9 +7,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken, reachable_host
 from rapport.settings import Settings, settings_env
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 SERVER_MODULE = "serving.sql_server"
 
@@ -67,6 +71,19 @@ class SqlServerService:
     def answers(self) -> bool:
         """True when both listeners accept connections."""
         return all(port_taken(self._host, port) for port in self._ports())
+
+    def connect_session(self) -> SparkSession:
+        """A Spark Connect session on the running server, or a ServiceError that says why not."""
+        url = self.connect_url
+        if url is None or not self.answers():
+            raise ServiceError(
+                f"The SQL server's Spark Connect endpoint ({url or 'off: connect_port is 0'}) "
+                "does not answer. Start it with `rapport sql-server start` (or `make up`), or "
+                "give quality runs a JVM of their own: RAPPORT_QUALITY__THROUGH_SQL_SERVER=false."
+            )
+        from pyspark.sql import SparkSession
+
+        return SparkSession.builder.remote(url).getOrCreate()
 
     def start(self, timeout_s: float | None = None) -> bool:
         """Start the server and wait until both ports listen; False if it already ran."""

@@ -149,6 +149,51 @@ def same_figures_through_jdbc_connect_and_rapport_sql(
     assert json.loads(connect.stdout.strip().splitlines()[-1]) == expected
 
 
+#: A `stream_quality` run of one check, as the hourly schedule launches it (same job, same
+#: resource); prints its verdict, its rows in ops.quality_results and whether it began a JVM.
+QUALITY_RUN = """
+import json
+import dagster as dg
+from pyspark import SparkContext
+from orchestration.definitions import build_definitions
+from orchestration.quality_gates import CHECK_NAME, STREAM_QUALITY
+from orchestration.resources import RapportResource
+
+key = dg.AssetCheckKey(dg.AssetKey(["silver", "orders"]), CHECK_NAME)
+job = build_definitions().resolve_job_def(STREAM_QUALITY)
+job = job.get_subset(asset_check_selection={key}, asset_selection=set())
+run = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+(verdict,) = run.get_asset_check_evaluations()
+spark = RapportResource().checks_spark()
+recorded = spark.sql(
+    "SELECT count(*) AS n, max(rows_checked) AS r FROM ops.quality_results "
+    f"WHERE run_id = '{run.run_id}'"
+).first()
+print(json.dumps({
+    "passed": verdict.passed, "recorded": recorded.n, "rows_checked": recorded.r,
+    "own_jvm": SparkContext._active_spark_context is not None,
+}))
+"""
+
+
+def quality_run_goes_through_the_sql_server(env: dict[str, str]) -> None:
+    """The hourly quality run's checks run in the SQL server's JVM, not in one of its own."""
+    import sys
+
+    orders = json.loads(rapport(env, "sql", "SELECT count(*) AS n FROM silver.orders",
+                                "--format", "json").stdout)[0]["n"]  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", QUALITY_RUN],
+        capture_output=True, text=True, timeout=300, check=False, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    assert run["passed"] is True, out.stderr[-3000:]
+    assert run["recorded"] > 0, run
+    assert run["rows_checked"] == orders, run
+    assert run["own_jvm"] is False, run
+
+
 def test_up_produce_query_down(
     make_settings: SettingsFactory, spark: Any, child_env: Callable[[Settings], dict[str, str]]
 ) -> None:
@@ -210,6 +255,7 @@ def test_up_produce_query_down(
         assert "sql      running" in served
         assert re.search(r"^total\s+RSS [\d,]+ MiB$", served, re.M), served
         same_figures_through_jdbc_connect_and_rapport_sql(env, settings)
+        quality_run_goes_through_the_sql_server(env)
     finally:
         down = rapport(env, "down")
     assert down.returncode == 0

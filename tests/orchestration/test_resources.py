@@ -49,3 +49,26 @@ def test_the_first_caller_sets_the_runs_heap(
     resource.spark(driver_memory="700m")
     resource.spark()
     assert heaps == ["700m", fresh.spark.driver_memory]
+
+
+@pytest.mark.unit
+def test_quality_runs_use_the_sql_server_or_say_how_not_to(
+    make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On: through Spark Connect, and a clear error when the server is down. Off: own JVM."""
+    import rapport.lakehouse.spark as lakehouse_spark
+    from rapport.runtime.processes import ServiceError
+
+    heaps: list[str] = []
+    monkeypatch.setattr(
+        lakehouse_spark,
+        "get_spark",
+        lambda settings, **_: heaps.append(settings.spark.driver_memory) or object(),
+    )
+    on = make_settings("quality-on", serving={"enabled": True})
+    with pytest.raises(ServiceError, match="RAPPORT_QUALITY__THROUGH_SQL_SERVER=false"):
+        RapportResource(settings_json=json.dumps(revealed(on))).checks_spark()
+    assert heaps == []  # no JVM of its own behind the user's back
+    off = make_settings("quality-off", quality={"through_sql_server": False})
+    RapportResource(settings_json=json.dumps(revealed(off))).checks_spark()
+    assert heaps == [off.quality.driver_memory]
