@@ -60,11 +60,12 @@ def test_quality_runs_use_the_sql_server_or_say_how_not_to(
     from rapport.runtime.processes import ServiceError
 
     heaps: list[str] = []
-    monkeypatch.setattr(
-        lakehouse_spark,
-        "get_spark",
-        lambda settings, **_: heaps.append(settings.spark.driver_memory) or object(),
-    )
+
+    def fake_get_spark(settings: Any, **_: Any) -> Any:  # records the heap a JVM would get
+        heaps.append(settings.spark.driver_memory)
+        return object()
+
+    monkeypatch.setattr(lakehouse_spark, "get_spark", fake_get_spark)
     on = make_settings("quality-on", serving={"enabled": True})
     with pytest.raises(ServiceError, match="RAPPORT_QUALITY__THROUGH_SQL_SERVER=false"):
         RapportResource(settings_json=json.dumps(revealed(on))).checks_spark()
