@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
+    Draft7Validator,
+    Draft202012Validator,
+)
 from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignore]
     SchemaError,
     ValidationError,
@@ -27,6 +30,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped, unused-ignor
 from jsonschema.validators import validator_for  # type: ignore[import-untyped, unused-ignore]
 from referencing.exceptions import Unresolvable
 
+from registry.drafts import KNOWN_DRAFTS, draft_of, to_2020_12
 from registry.levels import CompatibilityLevel as CompatibilityLevel  # re-exported: the public name
 
 Schema = Mapping[str, Any]
@@ -64,16 +68,8 @@ SCHEMA_MADE_FALSE: Final = "schema_made_false"
 UNSUPPORTED_CHANGE: Final = "unsupported_change"
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
-#: Drafts a client may declare in `$schema` (without the trailing '#').
-ACCEPTED_DIALECTS: Final = frozenset(
-    {
-        DIALECT,
-        "https://json-schema.org/draft/2019-09/schema",
-        "http://json-schema.org/draft-07/schema",
-        "http://json-schema.org/draft-06/schema",
-        "http://json-schema.org/draft-04/schema",
-    }
-)
+#: Drafts a client may declare in `$schema` (without the trailing '#'); none means draft-07.
+ACCEPTED_DIALECTS: Final = frozenset(KNOWN_DRAFTS)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -102,11 +98,11 @@ _ASSERTIONS: Final = (
     | _SUBSCHEMA_LIST
     | _words(
         """
-        $ref $dynamicRef type enum const
+        $ref $dynamicRef $recursiveRef type enum const
         multipleOf maximum exclusiveMaximum minimum exclusiveMinimum
         maxLength minLength pattern format
         maxItems minItems uniqueItems maxContains minContains
-        maxProperties minProperties required dependentRequired
+        maxProperties minProperties required dependentRequired additionalItems
         """
     )
 )
@@ -197,29 +193,33 @@ def validate_schema(schema: Any) -> None:
             f"$schema {dialect!r} is not a JSON Schema draft this registry knows; use one of "
             + ", ".join(sorted(ACCEPTED_DIALECTS))
         )
-    # Clients may declare an older draft (Confluent's serializers default to draft-07): the
-    # schema is checked against its own draft and compared on the keywords the drafts share.
-    validator = validator_for(schema, default=Draft202012Validator)
+    # The schema is checked against its own draft (draft-07 without $schema, as Confluent
+    # reads it) and compared in draft 2020-12 (registry.drafts translates it).
+    validator = validator_for(schema, default=Draft7Validator)
     try:
         validator.check_schema(schema)
     except SchemaError as error:
         raise InvalidSchemaError(
-            f"not a valid JSON Schema ({dialect or DIALECT}) at "
+            f"not a valid JSON Schema ({draft_of(schema)}"
+            f"{'' if dialect else ', the draft of a schema without $schema'}) at "
             f"{_pointer('#', error.path)}: {error.message}"
         ) from error
-    if not _has_embedded_id(schema):
-        for path, node in _subschemas(schema, "#"):
+    translated = to_2020_12(schema)
+    if not _has_embedded_id(translated):
+        for path, node in _subschemas(translated, "#"):
             ref = node.get("$ref") if isinstance(node, Mapping) else None
-            if isinstance(ref, str) and ref.startswith("#/") and _resolve(schema, ref) is None:
+            if isinstance(ref, str) and ref.startswith("#/") and _resolve(translated, ref) is None:
                 raise InvalidSchemaError(f"$ref {ref!r} at {path} points at nothing in the schema")
 
 
 def can_read(reader: Schema, writer: Schema) -> list[Incompatibility]:
     """Every reason a document valid under `writer` may be invalid under `reader`; [] = can read."""
-    context = _Context.of(reader, writer)
+    context = _Context.of(to_2020_12(reader), to_2020_12(writer))
     if context.roots_identical:
         return []
-    return list(dict.fromkeys(_check(reader, writer, _Where("#", ""), context)))
+    return list(
+        dict.fromkeys(_check(context.reader_root, context.writer_root, _Where("#", ""), context))
+    )
 
 
 def check_compatibility(
@@ -416,7 +416,7 @@ def _same_keyword(
 ) -> bool:
     if keyword == "$ref":
         return _same_ref(reader, writer, context, seen)
-    if keyword == "$dynamicRef":
+    if keyword in ("$dynamicRef", "$recursiveRef"):
         return False  # resolved at run time through the dynamic scope: not comparable here
     if keyword in _SUBSCHEMA:
         return _same(reader, writer, context, seen)

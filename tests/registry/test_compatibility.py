@@ -29,6 +29,10 @@ from registry.compatibility import (
 
 pytestmark = pytest.mark.unit
 
+#: Keywords new in 2019-09 and 2020-12 (prefixItems, $dynamicRef, ...) need the draft declared:
+#: without $schema a schema is draft-07, where they are annotations.
+DRAFT2020 = "https://json-schema.org/draft/2020-12/schema"
+
 Json = dict[str, Any]
 
 
@@ -266,8 +270,8 @@ FIRED = [
     ),
     (
         "dynamic_ref",
-        {"$dynamicRef": "#node", "type": "object"},
-        {"type": "object"},
+        {"$schema": DRAFT2020, "$dynamicRef": "#node", "type": "object"},
+        {"$schema": DRAFT2020, "type": "object"},
         ("unsupported_change", "#/$dynamicRef"),
     ),
     # references are followed: the path is where the reader's definition lives
@@ -478,15 +482,17 @@ def test_embedded_ids_make_local_references_opaque() -> None:
 
 
 def test_prefix_items_are_compared_position_by_position() -> None:
-    writer = {"type": "array", "prefixItems": [STRING], "items": INTEGER}
-    assert can_read({"type": "array", "prefixItems": [STRING, {"type": "number"}]}, writer) == []
-    assert found({"type": "array", "items": INTEGER}, writer) == {("type_narrowed", "#/items/type")}
-    assert can_read({"type": "array", "items": INTEGER}, writer | {"maxItems": 0}) == []
+    array = {"$schema": DRAFT2020, "type": "array"}
+    writer = array | {"prefixItems": [STRING], "items": INTEGER}
+    assert can_read(array | {"prefixItems": [STRING, {"type": "number"}]}, writer) == []
+    assert found(array | {"items": INTEGER}, writer) == {("type_narrowed", "#/items/type")}
+    assert can_read(array | {"items": INTEGER}, writer | {"maxItems": 0}) == []
 
 
 def test_unevaluated_properties_need_an_identical_node() -> None:
-    reader = {"type": "object", "properties": {"a": {}}, "unevaluatedProperties": False}
-    writer = {"type": "object", "properties": {"a": {}, "b": {}}, "unevaluatedProperties": False}
+    closed = {"$schema": DRAFT2020, "type": "object", "unevaluatedProperties": False}
+    reader = closed | {"properties": {"a": {}}}
+    writer = closed | {"properties": {"a": {}, "b": {}}}
     assert found(reader, writer) == {("unsupported_change", "#/unevaluatedProperties")}
     assert can_read(reader, copy.deepcopy(reader) | {"description": "same"}) == []
 
