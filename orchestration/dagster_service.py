@@ -6,12 +6,11 @@ this module writes, so runs, schedules and backfills survive a restart of the st
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken
+from rapport.runtime.processes import ManagedProcess, ServiceError, child_env, port_taken
 from rapport.settings import PROJECT_ROOT, Settings, settings_env
 
 #: Asks the webserver which code locations it loaded, and the error of one that failed.
@@ -166,7 +165,7 @@ class DagsterService:
             timeout_s=timeout_s or dagster.start_timeout_s,
             what=f"Dagster on {self.url}",
             # The code location rebuilds exactly these settings, whatever this process was given.
-            env={**os.environ, **settings_env(self.settings), "DAGSTER_HOME": str(self.home)},
+            env=child_env({**settings_env(self.settings), "DAGSTER_HOME": str(self.home)}),
             # A python_module location is imported from the working directory.
             cwd=PROJECT_ROOT,
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 
-from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken, reachable_host
+from rapport.runtime.processes import (
+    ManagedProcess,
+    ServiceError,
+    child_env,
+    port_taken,
+    reachable_host,
+)
 from rapport.settings import Settings, settings_env
 
 REGISTRY_MODULE = "registry"
@@ -70,7 +75,7 @@ class RegistryService:
             timeout_s=timeout_s,
             what=f"The schema registry on {self.url}",
             # The child rebuilds exactly these settings, whatever this process was given.
-            env={**os.environ, **settings_env(self.settings)},
+            env=child_env(settings_env(self.settings)),
         )
         return True
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken, reachable_host
+from rapport.runtime.processes import (
+    ManagedProcess,
+    ServiceError,
+    child_env,
+    port_taken,
+    reachable_host,
+)
 from rapport.settings import Settings, settings_env
 
 if TYPE_CHECKING:
@@ -102,7 +107,7 @@ class SqlServerService:
             ready=self.answers,
             timeout_s=timeout_s or self.settings.serving.start_timeout_s,
             what=f"The SQL server on {self.url}",
-            env={**os.environ, **settings_env(self.settings)},
+            env=child_env(settings_env(self.settings)),
         )
         return True
 

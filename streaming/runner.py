@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from rapport.lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
 from rapport.lakehouse.spark import get_spark
+from rapport.runtime.processes import child_env
 from rapport.settings import Settings, settings_env
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
@@ -261,7 +262,7 @@ def start_background(settings: Settings) -> subprocess.Popen[bytes]:
 
     argv = [sys.executable, "-m", "streaming.runner", f"--state-dir={settings.state_dir}",
             f"--role={BACKGROUND}"]  # fmt: skip
-    env = {**os.environ, **settings_env(settings)}  # exactly these settings, whatever the env
+    env = child_env(settings_env(settings))  # exactly these settings, whatever the env
     return subprocess.Popen(argv, env=env, preexec_fn=prepare)  # no threads run yet
 
 

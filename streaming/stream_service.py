@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
-from rapport.runtime.processes import ManagedProcess
+from rapport.runtime.processes import ManagedProcess, child_env
 from rapport.settings import Settings, settings_env
 from streaming.runner import BACKGROUND, HOT, ROLES, status_file
 
@@ -72,7 +71,7 @@ class StreamService:
             timeout_s=timeout_s,
             what="The stream",
             # The child rebuilds exactly these settings, whatever this process was given.
-            env={**os.environ, **settings_env(self.settings)},
+            env=child_env(settings_env(self.settings)),
         )
         return True
 

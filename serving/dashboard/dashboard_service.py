@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapport.runtime.processes import ManagedProcess, ServiceError, port_taken
+from rapport.runtime.processes import ManagedProcess, ServiceError, child_env, port_taken
 from rapport.settings import PROJECT_ROOT, Settings, settings_env
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -77,7 +76,7 @@ class DashboardService:
             ready=self.answers,
             timeout_s=timeout_s or board.start_timeout_s,
             what=f"the dashboard on {self.url}",
-            env={**os.environ, **settings_env(self.settings)},
+            env=child_env(settings_env(self.settings)),
             cwd=PROJECT_ROOT,
         )
         return True

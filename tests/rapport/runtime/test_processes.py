@@ -121,3 +121,16 @@ def test_tree_rss_counts_each_process_once_and_not_a_jvm_fork_before_exec(
     fake_process(tmp_path, 20, 1, "java", jvm, 7000)  # not in the tree
     page_mib = os.sysconf("SC_PAGE_SIZE") / 2**20
     assert tree_rss_mb(10, proc=tmp_path) == pytest.approx((100 + 1000 + 5 + 300 + 50) * page_mib)
+
+
+def test_services_get_few_malloc_arenas_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rapport.runtime.processes import child_env
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    env = child_env({"RAPPORT_X": "1"})
+    assert env["MALLOC_ARENA_MAX"] == "2"
+    assert env["RAPPORT_X"] == "1"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert child_env({})["MALLOC_ARENA_MAX"] == "8"
