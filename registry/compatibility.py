@@ -65,6 +65,11 @@ ARRAY_CONSTRAINT_NARROWED: Final = "array_constraint_narrowed"
 STRING_CONSTRAINT_NARROWED: Final = "string_constraint_narrowed"
 NUMERIC_CONSTRAINT_NARROWED: Final = "numeric_constraint_narrowed"
 SCHEMA_MADE_FALSE: Final = "schema_made_false"
+OBJECT_CONSTRAINT_NARROWED: Final = "object_constraint_narrowed"
+DEPENDENCY_ADDED: Final = "dependency_added"
+UNION_NARROWED: Final = "union_narrowed"
+ONE_OF_AMBIGUOUS: Final = "one_of_ambiguous"
+NOT_WIDENED: Final = "not_widened"
 UNSUPPORTED_CHANGE: Final = "unsupported_change"
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -113,7 +118,9 @@ _SET_VALUED: Final = frozenset({"type", "enum", "required"})
 # unchanged from the writer, or it is reported as unsupported_change.
 _MODELED: Final = _words(
     """
-    type enum const allOf
+    type enum const allOf anyOf oneOf not
+    minProperties maxProperties dependentRequired dependentSchemas
+    minContains maxContains
     properties required additionalProperties patternProperties
     items prefixItems minItems maxItems uniqueItems
     minLength maxLength pattern format
@@ -125,9 +132,6 @@ _GROUPS: Final[Mapping[str, tuple[str, ...]]] = {
     "if": ("if", "then", "else"),
     "then": ("if", "then", "else"),
     "else": ("if", "then", "else"),
-    "contains": ("contains", "minContains", "maxContains"),
-    "minContains": ("contains", "minContains", "maxContains"),
-    "maxContains": ("contains", "minContains", "maxContains"),
 }
 # Unevaluated* depend on every sibling applicator: only an identical node is safe.
 _CONTEXT_DEPENDENT: Final = frozenset({"unevaluatedProperties", "unevaluatedItems"})
@@ -318,6 +322,17 @@ class _Context:
 
     def writer_target(self, node: Any) -> Any:
         return _ref_target(node, self.writer_root, self.writer_refs)
+
+    def swapped(self) -> _Context:
+        """The same pair the other way round (the writer's schema reads the reader's)."""
+        return _Context(
+            reader_root=self.writer_root,
+            writer_root=self.reader_root,
+            reader_refs=self.writer_refs,
+            writer_refs=self.reader_refs,
+            same_base=self.same_base,
+            roots_identical=self.roots_identical,
+        )
 
     def reader_validator(self, node: Any) -> Any:
         """The reader at `node`, strict: formats are asserted, as a careful consumer would."""
@@ -535,6 +550,7 @@ def _check_node(
 ) -> list[Incompatibility]:
     if _same(reader, writer, context, set()):
         return []
+    reader, writer = _plain_unevaluated(reader), _plain_unevaluated(writer)
 
     # A $ref is a conjunction: the node holds its target AND its other keywords.
     writer_target = context.writer_target(writer)
@@ -563,6 +579,24 @@ def _check_node(
         if not _has_assertions(reader):
             return findings
 
+    # The writer's allOf: its documents hold every member, so the members merge into one
+    # schema (where two members constrain the same keyword differently, one is dropped:
+    # a wider writer can only make the verdict stricter).
+    if isinstance(writer.get("allOf"), list) and not isinstance(reader.get("allOf"), list):
+        writer = _conjoin_all(writer, context)
+        if writer is False:
+            return findings  # the writer's members contradict each other: it sends nothing
+    # A union in the writer (anyOf, oneOf): every branch, with the rest of the writer's
+    # node, must be readable on its own.
+    union = next((k for k in ("anyOf", "oneOf") if isinstance(writer.get(k), list)), None)
+    if union is not None:
+        rest = _without(writer, union)
+        for branch in writer[union]:
+            merged = _conjoin(rest, _deref(branch, context.writer_target))
+            if merged is not False:
+                findings += _check(reader, merged, where, context)
+        return findings
+
     # allOf in the reader: every member must read the writer (or be in the writer's allOf).
     if isinstance(reader.get("allOf"), list):
         writer_members = writer.get("allOf", [])
@@ -570,6 +604,10 @@ def _check_node(
             if not any(_same(member, theirs, context, set()) for theirs in writer_members):
                 findings += _check(member, writer, where.at("allOf", index), context)
         reader = _without(reader, "allOf")
+        if isinstance(writer.get("allOf"), list):
+            writer = _conjoin_all(writer, context)
+            if writer is False:
+                return findings
 
     # A writer limited to a few values (enum, const, null, boolean): test each value.
     values = _writer_values(writer, context)
@@ -578,6 +616,15 @@ def _check_node(
             return findings + _check_values(reader, values, where, context)
         except (Unresolvable, RecursionError):
             pass  # the reader refers to something we cannot load: reason structurally
+
+    # A union or negation in the reader: the writer's documents must fit one branch.
+    for keyword in ("anyOf", "oneOf"):
+        if isinstance(reader.get(keyword), list):
+            findings += _check_union(keyword, reader[keyword], writer, where, context)
+            reader = _without(reader, keyword)
+    if "not" in reader:
+        findings += _check_not(reader["not"], writer, where, context)
+        reader = _without(reader, "not")
 
     reader_types, writer_types = _types(reader), _types(writer)
     writer_sends = _ALL_TYPES if writer_types is None else tuple(sorted(writer_types))
@@ -614,6 +661,179 @@ def _check_node(
         findings += _check_object(reader, writer, where, context)
     findings += _check_unmodeled(reader, writer, where, context, families)
     return findings
+
+
+# --- combined schemas: compared by the documents they accept ------------------------------
+
+
+def _check_union(
+    keyword: str,
+    branches: Sequence[Any],
+    writer: Mapping[str, Any],
+    where: _Where,
+    context: _Context,
+) -> list[Incompatibility]:
+    """anyOf: one branch reads every writer document. oneOf: that, and no other branch
+    accepts any of them (else a document matches two branches, and oneOf rejects it)."""
+    attempts = []
+    for index, branch in enumerate(branches):
+        found = _check(branch, writer, where.at(keyword, index), context)
+        if found:
+            attempts.append(found)
+            continue
+        if keyword == "anyOf":
+            return []
+        overlapping = [
+            other
+            for other, candidate in enumerate(branches)
+            if other != index and not _disjoint(candidate, writer, context)
+        ]
+        if not overlapping:
+            return []
+        return [
+            Incompatibility(
+                ONE_OF_AMBIGUOUS,
+                where.at(keyword).path,
+                f"the writer's values for {where.name} fit the reader's oneOf branch {index}, "
+                f"but may fit branch {_or([str(o) for o in overlapping])} too, and oneOf "
+                "rejects a document that fits two branches",
+            )
+        ]
+    best = min(attempts, key=len) if attempts else []
+    return [
+        Incompatibility(
+            UNION_NARROWED,
+            where.at(keyword).path,
+            f"the writer's values for {where.name} fit none of the reader's {keyword} "
+            f"branches alone; the closest: {best[0].message if best else 'none'}",
+        )
+    ]
+
+
+def _check_not(
+    negated: Any, writer: Mapping[str, Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    """The reader rejects what `negated` accepts: safe when the writer never sends that."""
+    if _disjoint(negated, writer, context):
+        return []
+    theirs = writer.get("not")
+    if theirs is not None and not _check(theirs, negated, where.at("not"), context.swapped()):
+        return []  # the writer excludes at least what the reader excludes
+    return [
+        Incompatibility(
+            NOT_WIDENED,
+            where.at("not").path,
+            f"the reader's 'not' for {where.name} may reject a value the writer sends "
+            "(the writer does not exclude everything the reader excludes)",
+        )
+    ]
+
+
+def _disjoint(schema: Any, writer: Mapping[str, Any], context: _Context) -> bool:
+    """True when provably no document of `writer` is valid under `schema`."""
+    if schema is False:
+        return True
+    if not isinstance(schema, Mapping):
+        return False
+    target = context.reader_target(schema)
+    if target is not None and not _has_assertions(_without(schema, "$ref")):
+        return _disjoint(target, writer, context)
+    values = _writer_values(writer, context)
+    if values is not None:
+        try:
+            validator = context.reader_validator(schema)
+            return not any(validator.is_valid(value) for value in values)
+        except (Unresolvable, RecursionError):
+            return False
+    theirs, ours = _types(writer), _types(schema)
+    if theirs is None or ours is None:
+        return False
+    return not any(_accepts_type(ours, t) for t in theirs)
+
+
+def _deref(node: Any, target: Any) -> Any:
+    """`node` with a local $ref replaced by (merged with) what it points at."""
+    if not isinstance(node, Mapping) or "$ref" not in node:
+        return node
+    pointed = target(node)
+    if pointed is None:
+        return node
+    return _conjoin(_without(node, "$ref"), pointed)
+
+
+def _conjoin_all(writer: Mapping[str, Any], context: _Context, depth: int = 0) -> Any:
+    """A writer node with its allOf members merged in (a schema at least as wide)."""
+    merged: Any = _without(writer, "allOf")
+    for member in writer["allOf"]:
+        merged = _conjoin(merged, _deref(member, context.writer_target))
+        if merged is False:
+            return False
+    if isinstance(merged, Mapping) and isinstance(merged.get("allOf"), list) and depth < 8:
+        return _conjoin_all(merged, context, depth + 1)
+    return _without(merged, "allOf") if isinstance(merged, Mapping) else merged
+
+
+def _conjoin(a: Any, b: Any) -> Any:
+    """A schema that accepts every document valid under both `a` and `b` (perhaps more).
+
+    For the writer only: where the two constrain one keyword in ways not merged here, `b`'s
+    is dropped, which widens the writer and so can only make the verdict stricter.
+    """
+    if a is False or b is False:
+        return False
+    if a is True or not isinstance(a, Mapping):
+        return b if isinstance(b, Mapping) or b is False else {}
+    if b is True or not isinstance(b, Mapping):
+        return dict(a)
+    out = dict(a)
+    for key, value in b.items():
+        if key not in out:
+            out[key] = value
+        elif key == "type":
+            both = [t for t in _as_list(out[key]) if _accepts_type(frozenset(_as_list(value)), t)]
+            both += [
+                t
+                for t in _as_list(value)
+                if t == "integer" and "number" in _as_list(out[key]) and t not in both
+            ]
+            if not both:
+                return False  # no JSON value has both types
+            out[key] = both
+        elif key == "required":
+            out[key] = list(dict.fromkeys([*out[key], *value]))
+        elif key == "properties" and isinstance(value, Mapping):
+            properties = dict(out[key])
+            for name, schema in value.items():
+                properties[name] = (
+                    _conjoin(properties[name], schema) if name in properties else schema
+                )
+            out[key] = properties
+        elif key == "allOf" and isinstance(value, list):
+            out[key] = [*out[key], *value]
+    return out
+
+
+# Keywords that evaluate a node's properties or items in place (their annotations count for
+# unevaluated*); `not` is not one of them: its annotations are dropped.
+_IN_PLACE: Final = _words("allOf anyOf oneOf if then else $ref $dynamicRef $recursiveRef")
+_IN_PLACE_OBJECT: Final = _IN_PLACE | {"dependentSchemas"}
+
+
+def _plain_unevaluated(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """unevaluatedProperties/Items as additionalProperties/items where they mean the same.
+
+    With no in-place applicator beside them, the only evaluated properties are those of
+    properties, patternProperties and additionalProperties (the only evaluated items those
+    of prefixItems, items and contains), so the two keywords accept the same documents.
+    """
+    if "unevaluatedProperties" not in node and "unevaluatedItems" not in node:
+        return node
+    out = dict(node)
+    if "unevaluatedProperties" in out and not out.keys() & _IN_PLACE_OBJECT:
+        out.setdefault("additionalProperties", out.pop("unevaluatedProperties"))
+    if "unevaluatedItems" in out and not out.keys() & _IN_PLACE and "contains" not in out:
+        out.setdefault("items", out.pop("unevaluatedItems"))
+    return out
 
 
 def _types(node: Mapping[str, Any]) -> frozenset[str] | None:
@@ -831,6 +1051,18 @@ def _check_array(
     reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
 ) -> list[Incompatibility]:
     findings = []
+    if (
+        "contains" in reader
+        and _same_keyword(
+            "contains", reader["contains"], writer.get("contains", True), context, set()
+        )
+        and "contains" in writer
+    ):
+        # The same `contains`: how many items must match may only loosen.
+        findings += _check_counts(
+            {"minContains": 1, **reader}, {"minContains": 1, **writer}, where,
+            "minContains", "maxContains", "matching items", ARRAY_CONSTRAINT_NARROWED,
+        )  # fmt: skip
     if reader.get("minItems", 0) > writer.get("minItems", 0):
         findings.append(
             _narrowed(
@@ -880,6 +1112,87 @@ def _check_array(
     return findings
 
 
+def _check_counts(
+    reader: Mapping[str, Any],
+    writer: Mapping[str, Any],
+    where: _Where,
+    low: str,
+    high: str,
+    what: str,
+    rule: str,
+) -> list[Incompatibility]:
+    """A lower bound may only fall and an upper bound only rise (or go)."""
+    findings = []
+    if reader.get(low, 0) > writer.get(low, 0):
+        findings.append(
+            _narrowed(
+                rule, where, low,
+                f"the reader needs at least {reader[low]} {what}, the writer "
+                f"{writer.get(low, 0)}",
+            )
+        )  # fmt: skip
+    if high in reader and writer.get(high, math.inf) > reader[high]:
+        findings.append(
+            _narrowed(
+                rule, where, high,
+                f"the reader allows at most {reader[high]} {what}, the writer "
+                f"{_up_to(writer.get(high))}",
+            )
+        )  # fmt: skip
+    return findings
+
+
+def _never_sends(writer: Mapping[str, Any], name: str) -> bool:
+    """The writer's documents cannot carry the field `name`."""
+    declared = writer.get("properties", {})
+    if name in declared:
+        return declared[name] is False
+    return _writer_value(writer, name) is None
+
+
+def _check_dependencies(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    """dependentRequired / dependentSchemas (draft-07 `dependencies`): the reader's may only
+    ask what the writer's already guarantee whenever the field is present."""
+    findings = []
+    writer_required = set(writer.get("required", []))
+    theirs_required = writer.get("dependentRequired", {})
+    for name, needed in reader.get("dependentRequired", {}).items():
+        guaranteed = writer_required | set(theirs_required.get(name, []))
+        missing = [n for n in needed if n not in guaranteed]
+        if missing and not _never_sends(writer, name):
+            findings.append(
+                Incompatibility(
+                    DEPENDENCY_ADDED,
+                    where.at("dependentRequired", name).path,
+                    f"when {where.prop(name).name} is present the reader requires "
+                    f"{_or(missing)}, which the writer's documents may lack",
+                )
+            )
+    theirs_schemas = writer.get("dependentSchemas", {})
+    for name, schema in reader.get("dependentSchemas", {}).items():
+        if _never_sends(writer, name) or not _has_assertions(schema):
+            continue
+        here = where.at("dependentSchemas", name)
+        plain = _without(writer, "dependentSchemas")
+        if name in theirs_schemas:
+            merged = _conjoin(plain, theirs_schemas[name])
+            if merged is False or not _check(schema, merged, here, context):
+                continue
+        if not _check(schema, plain, here, context):
+            continue
+        findings.append(
+            Incompatibility(
+                DEPENDENCY_ADDED,
+                here.path,
+                f"when {where.prop(name).name} is present the reader's documents must also "
+                "match a schema (dependentSchemas) that the writer's may not",
+            )
+        )
+    return findings
+
+
 def _matches(patterns: Mapping[str, Any], name: str) -> list[str]:
     return [pattern for pattern in patterns if re.search(pattern, name)]
 
@@ -896,7 +1209,11 @@ def _writer_value(writer: Mapping[str, Any], name: str) -> Any:
 def _check_object(
     reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
 ) -> list[Incompatibility]:
-    findings = []
+    findings = _check_counts(
+        reader, writer, where, "minProperties", "maxProperties", "properties",
+        OBJECT_CONSTRAINT_NARROWED,
+    )  # fmt: skip
+    findings += _check_dependencies(reader, writer, where, context)
     reader_props: Mapping[str, Any] = reader.get("properties", {})
     writer_props: Mapping[str, Any] = writer.get("properties", {})
     writer_required = set(writer.get("required", []))
@@ -923,27 +1240,18 @@ def _check_object(
 
     reader_patterns: Mapping[str, Any] = reader.get("patternProperties", {})
     writer_patterns: Mapping[str, Any] = writer.get("patternProperties", {})
-    # With different patternProperties, which field falls under additionalProperties is
-    # not something this checker works out.
-    content_model_known = _same_keyword(
+    # With the same patternProperties, a field's value meets the same pattern schemas on
+    # both sides; with different ones, they are compared where they may apply.
+    patterns_differ = not _same_keyword(
         "patternProperties", reader_patterns, writer_patterns, context, set()
     )
-    if not content_model_known:
-        findings.append(
-            Incompatibility(
-                UNSUPPORTED_CHANGE,
-                where.at("patternProperties").path,
-                f"the patternProperties of {where.name} differ between reader and writer; "
-                "this checker cannot prove the change safe",
-            )
-        )
+    if patterns_differ:
+        findings += _check_patterns(reader, writer, where, context)
 
     for name, schema in reader_props.items():
         here = where.prop(name)
         if name in writer_props:
             findings += _check(schema, writer_props[name], here, context)
-            continue
-        if not content_model_known:
             continue
         theirs = _writer_value(writer, name)
         if theirs is not None and _check(schema, theirs, here, context):
@@ -956,9 +1264,6 @@ def _check_object(
                     f"writer's open content model lets its documents carry it with {how}",
                 )
             )
-    if not content_model_known:
-        return findings
-
     reader_extra = reader.get("additionalProperties", True)
     if not _has_assertions(reader_extra):
         return findings
@@ -978,9 +1283,9 @@ def _check_object(
         else:
             named = _Where(where.extra().path, where.prop(name).field)
             findings += _check(reader_extra, schema, named, context)
-    # Fields neither declares.
+    # Fields neither declares (with different patterns: _check_patterns).
     writer_extra = writer.get("additionalProperties", True)
-    if writer_extra is not False:
+    if writer_extra is not False and not patterns_differ:
         if reader_extra is False:
             findings.append(
                 Incompatibility(
@@ -994,6 +1299,53 @@ def _check_object(
         else:
             findings += _check(reader_extra, writer_extra, where.extra(), context)
     return findings
+
+
+def _check_patterns(
+    reader: Mapping[str, Any], writer: Mapping[str, Any], where: _Where, context: _Context
+) -> list[Incompatibility]:
+    """Different patternProperties: each reader pattern schema must read whatever the
+    writer may send under a name it matches; a regex's names are not worked out, so for
+    names neither side declares every pair of schemas that may meet is compared."""
+    findings = []
+    reader_patterns: Mapping[str, Any] = reader.get("patternProperties", {})
+    writer_patterns: Mapping[str, Any] = writer.get("patternProperties", {})
+    writer_props: Mapping[str, Any] = writer.get("properties", {})
+    named = {**{n: _writer_value(writer, n) for n in reader.get("properties", {})}, **writer_props}
+    for name, theirs in named.items():
+        if theirs is None or theirs is False:
+            continue
+        for pattern in _matches(reader_patterns, name):
+            here = _Where(where.at("patternProperties", pattern).path, where.prop(name).field)
+            findings += _check(reader_patterns[pattern], theirs, here, context)
+    # Names neither declares: sent under the writer's patterns or its additionalProperties.
+    sources = list(writer_patterns.items())
+    writer_extra = writer.get("additionalProperties", True)
+    if writer_extra is not False:
+        sources.append(("additionalProperties", writer_extra))
+    reader_extra = reader.get("additionalProperties", True)
+    for source, theirs in sources:
+        for pattern, ours in reader_patterns.items():
+            here = _Where(where.at("patternProperties", pattern).path, f"{where.field}.*")
+            findings += _check(ours, theirs, here, context)
+        if source in reader_patterns:
+            continue  # a name the writer's pattern matches meets the same pattern here
+        if reader_extra is False:
+            findings.append(
+                Incompatibility(
+                    ADDITIONAL_PROPERTIES_NARROWED,
+                    where.extra().path,
+                    f"the writer may send fields of {where.name} under {_source(source)} that "
+                    "the reader's closed content model does not allow",
+                )
+            )
+        else:
+            findings += _check(reader_extra, theirs, where.extra(), context)
+    return findings
+
+
+def _source(keyword: str) -> str:
+    return "its open content model" if keyword == "additionalProperties" else repr(keyword)
 
 
 def _check_unmodeled(
