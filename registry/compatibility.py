@@ -583,9 +583,10 @@ def _check_node(
     # schema (where two members constrain the same keyword differently, one is dropped:
     # a wider writer can only make the verdict stricter).
     if isinstance(writer.get("allOf"), list) and not isinstance(reader.get("allOf"), list):
-        writer = _conjoin_all(writer, context)
-        if writer is False:
+        flat = _conjoin_all(writer, context)
+        if flat is False:
             return findings  # the writer's members contradict each other: it sends nothing
+        writer = flat
     # A union in the writer (anyOf, oneOf): every branch, with the rest of the writer's
     # node, must be readable on its own.
     union = next((k for k in ("anyOf", "oneOf") if isinstance(writer.get(k), list)), None)
@@ -605,9 +606,10 @@ def _check_node(
                 findings += _check(member, writer, where.at("allOf", index), context)
         reader = _without(reader, "allOf")
         if isinstance(writer.get("allOf"), list):
-            writer = _conjoin_all(writer, context)
-            if writer is False:
+            flat = _conjoin_all(writer, context)
+            if flat is False:
                 return findings
+            writer = flat
 
     # A writer limited to a few values (enum, const, null, boolean): test each value.
     values = _writer_values(writer, context)

@@ -516,7 +516,7 @@ def test_unevaluated_properties_alone_close_like_additional_properties() -> None
     }
     assert can_read(writer, reader) == []
     # Beside an in-place applicator, what is evaluated depends on it: only identical is safe.
-    applied = {"allOf": [{"properties": {"c": {}}}]}
+    applied: Json = {"allOf": [{"properties": {"c": {}}}]}
     assert found(reader | applied, writer | applied) == {
         ("unsupported_change", "#/unevaluatedProperties")
     }
