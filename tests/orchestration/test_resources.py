@@ -30,20 +30,26 @@ def test_a_run_before_the_stream_ever_wrote_finds_every_table(
     assert missing == []
 
 
-@pytest.mark.unit
-def test_the_first_caller_sets_the_runs_heap(
-    make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A quality run's JVM gets quality.driver_memory; a run has one JVM, so it stays."""
+@pytest.fixture
+def heaps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The heap of every JVM a run would start (get_spark recorded, not called)."""
     import rapport.lakehouse.spark as lakehouse_spark
 
-    heaps: list[str] = []
+    started: list[str] = []
 
-    def fake_get_spark(settings: Any, **_: Any) -> Any:  # records the heap a JVM would get
-        heaps.append(settings.spark.driver_memory)
+    def fake_get_spark(settings: Any, **_: Any) -> Any:
+        started.append(settings.spark.driver_memory)
         return object()
 
     monkeypatch.setattr(lakehouse_spark, "get_spark", fake_get_spark)
+    return started
+
+
+@pytest.mark.unit
+def test_the_first_caller_sets_the_runs_heap(
+    make_settings: SettingsFactory, heaps: list[str]
+) -> None:
+    """A run's first session sets its heap; a run has one JVM, so later calls keep it."""
     fresh = make_settings("heap-of-the-run")
     resource = RapportResource(settings_json=json.dumps(revealed(fresh)))
     resource.spark(driver_memory="700m")
@@ -53,19 +59,11 @@ def test_the_first_caller_sets_the_runs_heap(
 
 @pytest.mark.unit
 def test_quality_runs_use_the_sql_server_or_say_how_not_to(
-    make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+    make_settings: SettingsFactory, heaps: list[str]
 ) -> None:
     """On: through Spark Connect, and a clear error when the server is down. Off: own JVM."""
-    import rapport.lakehouse.spark as lakehouse_spark
     from rapport.runtime.processes import ServiceError
 
-    heaps: list[str] = []
-
-    def fake_get_spark(settings: Any, **_: Any) -> Any:  # records the heap a JVM would get
-        heaps.append(settings.spark.driver_memory)
-        return object()
-
-    monkeypatch.setattr(lakehouse_spark, "get_spark", fake_get_spark)
     on = make_settings("quality-on", serving={"enabled": True})
     with pytest.raises(ServiceError, match="RAPPORT_QUALITY__THROUGH_SQL_SERVER=false"):
         RapportResource(settings_json=json.dumps(revealed(on))).checks_spark()
