@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.compatibility import (
     CompatibilityLevel,
@@ -28,6 +32,42 @@ from registry.store import ErrorCode, KafkaSchemaStore, RejectedError, SchemaVer
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 SCHEMA_TYPES = ["JSON"]
 _MAX_VERSION = 2**31 - 1
+
+
+#: Stands for '/' inside one path segment while routing: a private-use character, which no
+#: subject name carries.
+_SLASH = "\ue000"
+
+
+class _SubjectConvertor(Convertor[str]):
+    """A subject as a path segment, with its encoded slashes ('%2F') given back."""
+
+    regex = "[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value.replace(_SLASH, "/")
+
+    def to_string(self, value: str) -> str:
+        return value.replace("/", _SLASH)
+
+
+class _EncodedSlashes:
+    """Keeps an encoded '/' (%2F) inside its path segment, as Confluent allows in subjects.
+
+    ASGI servers decode the path before routing, so `a%2Fb` would otherwise be two segments;
+    this decodes the raw path segment by segment instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and b"%2f" in raw.lower():
+            path = raw.split(b"?", 1)[0].decode("latin-1")
+            segments = (unquote(segment).replace("/", _SLASH) for segment in path.split("/"))
+            scope = {**scope, "path": "/".join(segments)}
+        await self.app(scope, receive, send)
 
 
 class _Json(JSONResponse):
@@ -148,6 +188,7 @@ def _page(request: Request, items: list[Any]) -> list[Any]:
 
 def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette:
     """The ASGI app over an opened store; `default_compatibility` applies when none is set."""
+    register_url_convertor("subject", _SubjectConvertor())
     default_level = CompatibilityLevel(default_compatibility.strip().upper())
 
     def level_for(subject: str) -> CompatibilityLevel:
@@ -388,28 +429,37 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
         Route("/schemas/ids/{id:int}/versions", schema_versions, methods=["GET"]),
         Route("/schemas/ids/{id:int}/subjects", schema_subjects, methods=["GET"]),
         Route("/subjects", list_subjects, methods=["GET"]),
-        Route("/subjects/{subject}", lookup, methods=["POST"]),
-        Route("/subjects/{subject}", delete_subject, methods=["DELETE"]),
-        Route("/subjects/{subject}/versions", list_versions, methods=["GET"]),
-        Route("/subjects/{subject}/versions", register, methods=["POST"]),
-        Route("/subjects/{subject}/versions/{version}", get_version, methods=["GET"]),
-        Route("/subjects/{subject}/versions/{version}", delete_version, methods=["DELETE"]),
-        Route("/subjects/{subject}/versions/{version}/schema", get_version_schema, methods=["GET"]),
+        Route("/subjects/{subject:subject}", lookup, methods=["POST"]),
+        Route("/subjects/{subject:subject}", delete_subject, methods=["DELETE"]),
+        Route("/subjects/{subject:subject}/versions", list_versions, methods=["GET"]),
+        Route("/subjects/{subject:subject}/versions", register, methods=["POST"]),
+        Route("/subjects/{subject:subject}/versions/{version}", get_version, methods=["GET"]),
+        Route("/subjects/{subject:subject}/versions/{version}", delete_version, methods=["DELETE"]),
+        Route(
+            "/subjects/{subject:subject}/versions/{version}/schema",
+            get_version_schema,
+            methods=["GET"],
+        ),
         Route("/config", get_global_config, methods=["GET"]),
         Route("/config", put_config, methods=["PUT"]),
         Route("/config", delete_global_config, methods=["DELETE"]),
-        Route("/config/{subject}", get_subject_config, methods=["GET"]),
-        Route("/config/{subject}", put_config, methods=["PUT"]),
-        Route("/config/{subject}", delete_subject_config, methods=["DELETE"]),
-        Route("/compatibility/subjects/{subject}/versions", check_against_all, methods=["POST"]),
+        Route("/config/{subject:subject}", get_subject_config, methods=["GET"]),
+        Route("/config/{subject:subject}", put_config, methods=["PUT"]),
+        Route("/config/{subject:subject}", delete_subject_config, methods=["DELETE"]),
         Route(
-            "/compatibility/subjects/{subject}/versions/{version}",
+            "/compatibility/subjects/{subject:subject}/versions",
+            check_against_all,
+            methods=["POST"],
+        ),
+        Route(
+            "/compatibility/subjects/{subject:subject}/versions/{version}",
             check_against_version,
             methods=["POST"],
         ),
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(_EncodedSlashes)],
         exception_handlers={
             RejectedError: rejected,
             HTTPException: http_error,

@@ -389,3 +389,21 @@ def test_reregistering_a_soft_deleted_schema_keeps_its_id(
     assert fresh.register_schema(loose_subject, json_schema(doc)) == schema_id
     # A new version; the older soft-deleted copy of the same schema is dropped (as Confluent).
     assert fresh.get_versions(loose_subject, deleted=True) == [2]
+
+
+def test_subjects_may_contain_slashes(sr: SchemaRegistryClient, registry_url: str) -> None:
+    """Confluent allows '/' in a subject, sent URL-encoded (%2F); it stays one subject."""
+    subject = f"team/{unique('orders')}/value"
+    schema_id = sr.register_schema(subject, json_schema(with_marker(subject)))
+    assert subject in sr.get_subjects()
+    latest = sr.get_latest_version(subject)
+    assert (latest.subject, latest.version, latest.schema_id) == (subject, 1, schema_id)
+    assert sr.set_compatibility(subject_name=subject, level="FULL") == {"compatibility": "FULL"}
+    assert sr.test_compatibility(subject, json_schema(with_marker(subject)))
+    assert sr.delete_subject(subject) == [1]
+    encoded = registry_url + "/subjects/" + subject.replace("/", "%2F") + "/versions"
+    assert requests.get(encoded, timeout=10).json()["error_code"] == 40401
+    # Undecoded, the slashes are path separators: no such route, not another subject.
+    assert (
+        requests.get(registry_url + f"/subjects/{subject}/versions", timeout=10).status_code == 404
+    )
