@@ -398,7 +398,8 @@ def test_subjects_may_contain_slashes(sr: SchemaRegistryClient, registry_url: st
     assert subject in sr.get_subjects()
     latest = sr.get_latest_version(subject)
     assert (latest.subject, latest.version, latest.schema_id) == (subject, 1, schema_id)
-    assert sr.set_compatibility(subject_name=subject, level="FULL") == {"compatibility": "FULL"}
+    sr.set_compatibility(subject_name=subject, level="FULL")
+    assert sr.get_compatibility(subject) == "FULL"
     assert sr.test_compatibility(subject, json_schema(with_marker(subject)))
     assert sr.delete_subject(subject) == [1]
     encoded = registry_url + "/subjects/" + subject.replace("/", "%2F") + "/versions"
