@@ -2,29 +2,64 @@
 
 A consumer (the stream, the batch loads) meets schema ids it has never seen whenever a
 producer starts using a new compatible version; the first record with that id fetches it,
-every later one is served from the cache, and no restart is needed.
+every later one is served from the cache, and no restart is needed. An id the registry does
+not know is remembered as unknown for a few seconds only: a producer may register its schema
+a moment after the first record names it, and later records must then find it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rapport.contracts.catalog import ContractCatalog
 from rapport.contracts.classify import ResolvedSchema
 from registry.client import RegistryClient, RegistryError
 
+#: How long "the registry does not know this id" is believed before asking again.
+UNKNOWN_TTL_S = 5.0
+
 
 class RegistryResolver:
     """SchemaResolver backed by a Confluent-compatible registry."""
 
-    def __init__(self, client: RegistryClient, catalog: ContractCatalog) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        catalog: ContractCatalog,
+        *,
+        unknown_ttl_s: float = UNKNOWN_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.catalog = catalog
-        self._by_id: dict[int, ResolvedSchema | None] = {}
-        self._by_uri: dict[str, ResolvedSchema | None] = {}
+        self.unknown_ttl_s = unknown_ttl_s
+        self._clock = clock
+        self._by_id: dict[int, ResolvedSchema] = {}
+        self._by_uri: dict[str, ResolvedSchema] = {}
+        #: Keys last found unknown, with when to ask again.
+        self._unknown: dict[int | str, float] = {}
         self._lock = threading.Lock()
+
+    def _cached(
+        self,
+        key: int | str,
+        found: dict[Any, ResolvedSchema],
+        fetch: Callable[[], ResolvedSchema | None],
+    ) -> ResolvedSchema | None:
+        if key in found:
+            return found[key]
+        if self._unknown.get(key, 0.0) > self._clock():
+            return None
+        resolved = fetch()
+        if resolved is None:
+            self._unknown[key] = self._clock() + self.unknown_ttl_s
+            return None
+        self._unknown.pop(key, None)
+        found[key] = resolved
+        return resolved
 
     def _fetch_id(self, schema_id: int) -> ResolvedSchema | None:
         try:
@@ -57,9 +92,7 @@ class RegistryResolver:
     ) -> ResolvedSchema | None:
         with self._lock:
             if schema_id is not None:
-                if schema_id not in self._by_id:
-                    self._by_id[schema_id] = self._fetch_id(schema_id)
-                return self._by_id[schema_id]
-            if dataschema not in self._by_uri:
-                self._by_uri[dataschema] = self._fetch_uri(dataschema)
-            return self._by_uri[dataschema]
+                return self._cached(schema_id, self._by_id, lambda: self._fetch_id(schema_id))
+            return self._cached(
+                f"uri:{dataschema}", self._by_uri, lambda: self._fetch_uri(dataschema)
+            )

@@ -40,3 +40,24 @@ def test_a_version_registered_later_is_found_without_a_restart(schema_registry: 
     found = resolver.resolve(new_id, subject, "urn:unused")
     assert found is not None
     assert (found.subject, found.version) == (subject, 1)
+
+
+def test_an_unknown_id_is_asked_again_after_a_few_seconds(schema_registry: Any) -> None:
+    """A record may name its schema id a moment before the producer's registration lands."""
+    now = [0.0]
+    resolver = RegistryResolver(schema_registry, default_catalog(), clock=lambda: now[0])
+    subject = f"rapport.test.Early{uuid.uuid4().hex[:6]}"
+
+    def schema(marker: str) -> dict[str, Any]:
+        return {"type": "object", "properties": {marker: {"type": "string"}},
+                "additionalProperties": False}  # fmt: skip
+
+    next_id = schema_registry.register(subject, schema("a")) + 1  # ids are handed out in order
+    assert resolver.resolve(next_id, subject, "urn:unused") is None
+    schema_registry.set_compatibility("NONE", subject)
+    assert schema_registry.register(subject, schema("b")) == next_id
+    assert resolver.resolve(next_id, subject, "urn:unused") is None  # still believed unknown
+    now[0] += resolver.unknown_ttl_s + 0.1
+    found = resolver.resolve(next_id, subject, "urn:unused")
+    assert found is not None
+    assert (found.subject, found.version, found.schema_id) == (subject, 2, next_id)
