@@ -14,6 +14,10 @@ every change of one thing onto one key.
   tombstone (null value). A soft delete rewrites the record with ``"deleted": true``.
 - ``{"keytype": "CONFIG", "subject": s}`` (``null`` for the global level) ->
   ``{"compatibilityLevel": LEVEL}``; deleting the config writes a tombstone.
+- ``{"keytype": "DELETE_SUBJECT", "subject": s}`` -> ``{"subject": s, "version": v}``: every
+  version of the subject up to ``v`` is soft-deleted. One record, so a subject's soft delete
+  lands whole or not at all (Confluent writes the same key type for it); a hard delete of
+  the subject tombstones it.
 
 Consistency: writes go through an idempotent ``acks=all`` producer, and a write returns only
 after this instance's consumer has applied it (read-your-writes). Within one instance writes are
@@ -142,6 +146,10 @@ def _encode(document: dict[str, Any]) -> bytes:
 
 def schema_key(subject: str, version: int) -> dict[str, Any]:
     return {"keytype": "SCHEMA", "subject": subject, "version": version}
+
+
+def delete_subject_key(subject: str) -> dict[str, Any]:
+    return {"keytype": "DELETE_SUBJECT", "subject": subject}
 
 
 def config_key(subject: str | None) -> dict[str, Any]:
@@ -365,6 +373,13 @@ class KafkaSchemaStore:
                     self._id_by_canonical.setdefault(canonical, entry.id)
             if previous is not None:
                 self._forget_id_if_unused(previous.id)
+        elif keytype == "DELETE_SUBJECT":
+            if not isinstance(value, dict) or not isinstance(value.get("version"), int):
+                return  # a tombstone (the subject was hard-deleted) or nothing to apply
+            versions = self._versions.get(str(key.get("subject")), {})
+            for number, entry in versions.items():
+                if number <= value["version"] and not entry.deleted:
+                    versions[number] = replace(entry, deleted=True)
         elif keytype == "ID_HIGH_WATER":
             if isinstance(value, dict) and isinstance(value.get("id"), int):
                 self._max_id = max(self._max_id, value["id"])
@@ -567,8 +582,10 @@ class KafkaSchemaStore:
             key = schema_key(subject, target.version)
             if permanent:
                 records: list[tuple[dict[str, Any], dict[str, Any] | None]] = [(key, None)]
-                if len(every) == 1 and self.compatibility(subject) is not None:
-                    records.append((config_key(subject), None))  # the subject is gone
+                if len(every) == 1:  # the subject is gone
+                    records.append((delete_subject_key(subject), None))
+                    if self.compatibility(subject) is not None:
+                        records.append((config_key(subject), None))
             else:
                 records = [(key, replace(target, deleted=True).record())]
             self._write(records)
@@ -596,14 +613,14 @@ class KafkaSchemaStore:
             records: list[tuple[dict[str, Any], dict[str, Any] | None]]
             if permanent:
                 records = [(schema_key(subject, v.version), None) for v in reversed(every)]
+                records.append((delete_subject_key(subject), None))
                 if self.compatibility(subject) is not None:
                     records.append((config_key(subject), None))
                 deleted = every
             else:
-                records = [
-                    (schema_key(subject, v.version), replace(v, deleted=True).record())
-                    for v in live
-                ]
+                # One record for the whole subject: atomic, whatever fails midway.
+                newest = max(v.version for v in live)
+                records = [(delete_subject_key(subject), {"subject": subject, "version": newest})]
                 deleted = live
             self._write(records)
             return [v.version for v in deleted]

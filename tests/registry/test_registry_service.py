@@ -228,3 +228,27 @@ def test_ids_are_never_reused_after_compaction_drops_a_deleted_schema(
         assert new_id > old_id
     finally:
         second.stop()
+
+
+def test_a_subjects_soft_delete_is_one_record_and_survives_a_restart(
+    first: RegistryService, topic: str
+) -> None:
+    """Atomic: however many versions, the soft delete is one record; replayed, it holds."""
+    from registry.store import KafkaSchemaStore
+
+    settings = first.settings
+    first.start()
+    client = RegistryClient(settings.registry)
+    client.set_compatibility("NONE", "many")
+    for note in ("a", "b", "c"):
+        client.register("many", event_schema(f"Many {note}"))
+    with KafkaSchemaStore(settings).open() as store:
+        before = store._end_offset()
+        assert store.delete_subject("many", permanent=False) == [1, 2, 3]
+        assert store._end_offset() == before + 1
+    first.stop()
+    first.start()  # a new instance rebuilds its state from the topic
+    for read in (client.latest, client.versions):
+        with pytest.raises(RegistryError) as gone:
+            read("many")
+        assert gone.value.error_code == 40401
