@@ -20,12 +20,15 @@ def serve(settings: Settings) -> int:
     """Replay the registry topic, then serve the API until SIGTERM/SIGINT; returns an exit code."""
     import uvicorn
 
+    from rapport.runtime.processes import reachable_host
     from registry.api import create_app
     from registry.store import KafkaSchemaStore, StoreError
 
     store = KafkaSchemaStore(settings)
+    registry = settings.registry
     try:
-        store.open()
+        # Instances on one topic elect one writer; the others forward writes to this URL.
+        store.open(advertise=f"http://{reachable_host(registry.host)}:{registry.port}")
     except StoreError as exc:
         log.error("%s", exc)
         return 1

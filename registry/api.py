@@ -70,6 +70,42 @@ class _EncodedSlashes:
         await self.app(scope, receive, send)
 
 
+#: How long a write waits for an election to settle before it is refused (50004).
+WRITER_WAIT_S = 15.0
+
+#: Headers a forwarded write carries to the writer (credentials included: it checks them).
+_FORWARDED_HEADERS = ("content-type", "accept", "authorization")
+
+
+def _forward(leader: str | None, request: Request, body: bytes) -> Response:
+    """Send a write on to the elected writer and hand back its answer unchanged."""
+    import urllib.error
+    import urllib.request
+
+    if leader is None:
+        raise RejectedError(
+            ErrorCode.UNKNOWN_LEADER,
+            "No registry instance is the elected writer yet; retry in a few seconds.",
+        )
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    url = leader.rstrip("/") + raw.decode("latin-1") + (f"?{query.decode()}" if query else "")
+    headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED_HEADERS}
+    sent = urllib.request.Request(url, data=body or None, headers=headers, method=request.method)
+    try:
+        with urllib.request.urlopen(sent, timeout=30) as answer:
+            status, content, kind = answer.status, answer.read(), answer.headers.get_content_type()
+    except urllib.error.HTTPError as error:  # the writer's own refusal (409, 422, ...)
+        status, content, kind = error.code, error.read(), error.headers.get_content_type()
+    except (urllib.error.URLError, OSError) as error:
+        raise RejectedError(
+            ErrorCode.FORWARDING_ERROR,
+            f"Forwarding the write to the elected writer at {leader} failed ({error}); "
+            "retry in a few seconds, when a new writer may have been elected.",
+        ) from error
+    return Response(content, status_code=status, media_type=kind)
+
+
 class _Json(JSONResponse):
     media_type = MEDIA_TYPE
 
@@ -421,6 +457,20 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
     async def unexpected(request: Request, exc: Exception) -> Response:
         return _error(request, 500, 500, f"Internal Server Error: {type(exc).__name__}: {exc}")
 
+    def writes(handler: Any) -> Any:
+        """A write: done here by the elected writer, else forwarded to it."""
+
+        async def write_or_forward(request: Request) -> Response:
+            # During an election (a start, a stop, a rebalance) wait a little for its result.
+            await run_in_threadpool(store.wait_for_writer, WRITER_WAIT_S)
+            if store.is_writer:
+                response: Response = await handler(request)
+                return response
+            body = await request.body()
+            return await run_in_threadpool(_forward, store.leader_url, request, body)
+
+        return write_or_forward
+
     routes = [
         Route("/", root, methods=["GET"]),
         Route("/schemas/types", schema_types, methods=["GET"]),
@@ -430,22 +480,26 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
         Route("/schemas/ids/{id:int}/subjects", schema_subjects, methods=["GET"]),
         Route("/subjects", list_subjects, methods=["GET"]),
         Route("/subjects/{subject:subject}", lookup, methods=["POST"]),
-        Route("/subjects/{subject:subject}", delete_subject, methods=["DELETE"]),
+        Route("/subjects/{subject:subject}", writes(delete_subject), methods=["DELETE"]),
         Route("/subjects/{subject:subject}/versions", list_versions, methods=["GET"]),
-        Route("/subjects/{subject:subject}/versions", register, methods=["POST"]),
+        Route("/subjects/{subject:subject}/versions", writes(register), methods=["POST"]),
         Route("/subjects/{subject:subject}/versions/{version}", get_version, methods=["GET"]),
-        Route("/subjects/{subject:subject}/versions/{version}", delete_version, methods=["DELETE"]),
+        Route(
+            "/subjects/{subject:subject}/versions/{version}",
+            writes(delete_version),
+            methods=["DELETE"],
+        ),
         Route(
             "/subjects/{subject:subject}/versions/{version}/schema",
             get_version_schema,
             methods=["GET"],
         ),
         Route("/config", get_global_config, methods=["GET"]),
-        Route("/config", put_config, methods=["PUT"]),
-        Route("/config", delete_global_config, methods=["DELETE"]),
+        Route("/config", writes(put_config), methods=["PUT"]),
+        Route("/config", writes(delete_global_config), methods=["DELETE"]),
         Route("/config/{subject:subject}", get_subject_config, methods=["GET"]),
-        Route("/config/{subject:subject}", put_config, methods=["PUT"]),
-        Route("/config/{subject:subject}", delete_subject_config, methods=["DELETE"]),
+        Route("/config/{subject:subject}", writes(put_config), methods=["PUT"]),
+        Route("/config/{subject:subject}", writes(delete_subject_config), methods=["DELETE"]),
         Route(
             "/compatibility/subjects/{subject:subject}/versions",
             check_against_all,

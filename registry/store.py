@@ -14,6 +14,8 @@ every change of one thing onto one key.
   tombstone (null value). A soft delete rewrites the record with ``"deleted": true``.
 - ``{"keytype": "CONFIG", "subject": s}`` (``null`` for the global level) ->
   ``{"compatibilityLevel": LEVEL}``; deleting the config writes a tombstone.
+- ``{"keytype": "LEADER"}`` -> ``{"url": URL}``: the instance elected to write
+  (`registry.election`), so that the others know where to forward writes.
 - ``{"keytype": "DELETE_SUBJECT", "subject": s}`` -> ``{"subject": s, "version": v}``: every
   version of the subject up to ``v`` is soft-deleted. One record, so a subject's soft delete
   lands whole or not at all (Confluent writes the same key type for it); a hard delete of
@@ -21,11 +23,10 @@ every change of one thing onto one key.
 
 Consistency: writes go through an idempotent ``acks=all`` producer, and a write returns only
 after this instance's consumer has applied it (read-your-writes). Within one instance writes are
-serialised under a lock, after first catching up with the topic's end. Concurrent writers on
-two instances are NOT coordinated: two registrations at the same moment on two instances can
-pick the same id or version (Confluent Schema Registry avoids that with leader election: one
-leader writes, the others forward). So run one instance that takes writes; any number of
-instances may serve reads.
+serialised under a lock, after first catching up with the topic's end. Several instances on
+one topic elect one writer through Kafka's group protocol (`registry.election`, as Confluent
+elects a leader); the others refuse writes here and their API forwards them to the writer,
+so two instances never hand out the same id or version. Any number of instances serve reads.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class ErrorCode(IntEnum):
     INVALID_VERSION = 42202
     INVALID_COMPATIBILITY_LEVEL = 42203
     STORE_ERROR = 50001
+    FORWARDING_ERROR = 50003
+    UNKNOWN_LEADER = 50004
 
 
 class RejectedError(Exception):
@@ -190,11 +193,20 @@ class KafkaSchemaStore:
         self._offsets: Any = None
         self._producer: Any = None
         self._tp: Any = None
+        self._election: Any = None
+        self._leader_url: str | None = None
+        self._advertised: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def open(self, timeout_s: float | None = None) -> KafkaSchemaStore:
-        """Create the topic if needed, replay it to its end, then follow it in the background."""
+    def open(
+        self, timeout_s: float | None = None, advertise: str | None = None
+    ) -> KafkaSchemaStore:
+        """Create the topic if needed, replay it to its end, then follow it in the background.
+
+        With `advertise` (this instance's URL) it joins the writers' election and, while
+        elected, announces that URL; without, it is the only writer (tests, tools).
+        """
         from kafka import KafkaConsumer, KafkaProducer, TopicPartition
         from kafka.errors import KafkaError
 
@@ -243,6 +255,19 @@ class KafkaSchemaStore:
         except StoreError:
             self.close()
             raise
+        if advertise is not None:
+            from registry.election import WriterElection
+
+            self._advertised = advertise
+
+            def announce() -> None:  # off the election's thread: a write waits for its echo
+                threading.Thread(target=self._announce, args=(advertise,), daemon=True).start()
+
+            self._election = WriterElection(self.settings, announce)
+            self._election.start()
+            # Serve once a writer is known: this instance, or the one that announced itself.
+            if not self.wait_for_writer(timeout_s):
+                log.warning("registry: no writer elected within %.0fs", timeout_s)
         log.info(
             "registry store ready: %d subject(s), %d schema id(s) from topic %s",
             len(self._versions),
@@ -283,6 +308,9 @@ class KafkaSchemaStore:
 
     def close(self) -> None:
         """Stop following the topic and close the Kafka clients; safe to call twice."""
+        if self._election is not None:
+            self._election.stop()  # leave the group first: another instance takes over
+            self._election = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -380,6 +408,8 @@ class KafkaSchemaStore:
             for number, entry in versions.items():
                 if number <= value["version"] and not entry.deleted:
                     versions[number] = replace(entry, deleted=True)
+        elif keytype == "LEADER":
+            self._leader_url = value.get("url") if isinstance(value, dict) else None
         elif keytype == "ID_HIGH_WATER":
             if isinstance(value, dict) and isinstance(value.get("id"), int):
                 self._max_id = max(self._max_id, value["id"])
@@ -442,6 +472,48 @@ class KafkaSchemaStore:
         except KafkaError as exc:
             raise StoreError(f"writing to the registry topic {self.topic!r} failed: {exc}") from exc
         self._wait_applied(int(last.offset) + 1)
+
+    # --- the writer ------------------------------------------------------------------------
+
+    @property
+    def is_writer(self) -> bool:
+        """Whether this instance may write now (always, outside an election)."""
+        return self._election is None or bool(self._election.is_writer)
+
+    @property
+    def leader_url(self) -> str | None:
+        """The URL the elected writer announced, if any (never this instance's own while it
+        is not the writer: an announcement it made before it lost the election)."""
+        with self._state:
+            if self._leader_url == self._advertised and not self.is_writer:
+                return None
+            return self._leader_url
+
+    def wait_for_writer(self, timeout_s: float) -> bool:
+        """Block until this instance writes or knows which one does (an election settles in
+        seconds: after a start, a stop or a rebalance); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not (self.is_writer or self.leader_url is not None):
+            if time.monotonic() >= deadline or self._stop.is_set():
+                return False
+            time.sleep(0.1)
+        return True
+
+    def _announce(self, url: str) -> None:
+        try:
+            with self._write_lock:
+                if self.is_writer:
+                    self._write([({"keytype": "LEADER"}, {"url": url})])
+        except StoreError as exc:
+            log.warning("registry: could not announce this writer: %s", exc)
+
+    def _require_writer(self) -> None:
+        if not self.is_writer:
+            raise RejectedError(
+                ErrorCode.UNKNOWN_LEADER,
+                "This registry instance is not the elected writer; send writes to "
+                f"{self.leader_url or 'the writer, once one is elected (retry in a few seconds)'}.",
+            )
 
     def _catch_up(self) -> None:
         """Before deciding a write, apply what other instances may have written."""
@@ -514,6 +586,7 @@ class KafkaSchemaStore:
         An identical schema keeps its global id whatever subject it was registered under;
         `check` gets the subject's live versions and returns the incompatibilities, if any.
         """
+        self._require_writer()
         with self._write_lock:
             self._catch_up()
             known_id = self.id_of(schema)
@@ -552,6 +625,7 @@ class KafkaSchemaStore:
 
     def delete_version(self, subject: str, version: int | None, permanent: bool) -> int:
         """Soft-delete a version, or hard-delete one that was soft-deleted first."""
+        self._require_writer()
         with self._write_lock:
             self._catch_up()
             every = self.versions(subject, include_deleted=True)
@@ -593,6 +667,7 @@ class KafkaSchemaStore:
 
     def delete_subject(self, subject: str, permanent: bool) -> list[int]:
         """Soft-delete every live version, or hard-delete a soft-deleted subject and its config."""
+        self._require_writer()
         with self._write_lock:
             self._catch_up()
             every = self.versions(subject, include_deleted=True)
@@ -627,11 +702,13 @@ class KafkaSchemaStore:
 
     def set_compatibility(self, subject: str | None, level: str) -> None:
         """Configure the level of a subject, or the global level (`subject=None`)."""
+        self._require_writer()
         with self._write_lock:
             self._write([(config_key(subject), {"compatibilityLevel": level})])
 
     def delete_compatibility(self, subject: str | None) -> str | None:
         """Remove a configured level; returns the level removed, or None if none was set."""
+        self._require_writer()
         with self._write_lock:
             self._catch_up()
             previous = self.compatibility(subject)

@@ -252,3 +252,42 @@ def test_a_subjects_soft_delete_is_one_record_and_survives_a_restart(
         with pytest.raises(RegistryError) as gone:
             read("many")
         assert gone.value.error_code == 40401
+
+
+def test_two_instances_elect_one_writer_and_the_other_forwards(
+    first: RegistryService,
+    make_settings: SettingsFactory,
+    settings: Settings,
+    topic: str,
+) -> None:
+    """Registrations through both instances at once never share an id; when the writer stops,
+    the other instance takes the writes over."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first.start()
+    second = RegistryService(registry_settings(make_settings, settings, "registry-2", topic))
+    try:
+        second.start()
+        clients = [RegistryClient(s.settings.registry) for s in (first, second)]
+
+        def register(i: int) -> int:
+            return clients[i % 2].register(f"race-{i}", event_schema(f"Race {i}"))
+
+        with ThreadPoolExecutor(4) as pool:
+            ids = list(pool.map(register, range(12)))
+        assert len(set(ids)) == 12, ids  # twelve schemas, twelve ids: none handed out twice
+        assert clients[1].versions("race-0") == [1]
+
+        first.stop()  # whichever was the writer, the survivor must now take writes
+
+        def takes_writes() -> bool:
+            try:
+                return clients[1].register("after", event_schema("After")) > max(ids)
+            except RegistryError as exc:
+                if exc.error_code not in (50003, 50004):  # only "no writer yet" may wait
+                    raise
+                return False
+
+        assert wait_until(takes_writes, timeout_s=45, interval_s=1.0)
+    finally:
+        second.stop()
