@@ -997,6 +997,35 @@ def test_compatible_readers_accept_documents_from_hypothesis_jsonschema(
         assert reader_validator.is_valid(data.draw(from_schema(writer), label="document"))
 
 
+@SOUNDNESS
+@given(data=st.data())
+def test_each_level_keeps_the_documents_it_promises(data: st.DataObject) -> None:
+    """BACKWARD: the new schema reads the old one's documents; FORWARD: the old reads the
+    new's; FULL: both. Checked on documents, through check_compatibility itself."""
+    from jsonschema import Draft7Validator  # type: ignore[import-untyped, unused-ignore]
+
+    old = data.draw(writer_schemas(), label="old")
+    new = data.draw(mutated(old), label="new")
+    level = data.draw(
+        st.sampled_from(
+            [CompatibilityLevel.BACKWARD, CompatibilityLevel.FORWARD, CompatibilityLevel.FULL]
+        ),
+        label="level",
+    )
+    assume(check_compatibility(new, [old], level) == [])
+    pairs = {
+        CompatibilityLevel.BACKWARD: [(new, old)],
+        CompatibilityLevel.FORWARD: [(old, new)],
+        CompatibilityLevel.FULL: [(new, old), (old, new)],
+    }[level]
+    for reader, writer in pairs:  # no $schema: draft-07, as the registry reads them
+        reader_validator, writer_validator = Draft7Validator(reader), Draft7Validator(writer)
+        for _ in range(3):
+            document = data.draw(documents(writer), label="document")
+            if writer_validator.is_valid(document):
+                assert reader_validator.is_valid(document), (level, document)
+
+
 @st.composite
 def combined_pair(draw: st.DrawFn) -> tuple[Json, Json, list[Json]]:
     """A writer built with anyOf, oneOf, allOf or not over grammar schemas, a reader built
