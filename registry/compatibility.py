@@ -1066,26 +1066,9 @@ def _check_array(
             {"minContains": 1, **reader}, {"minContains": 1, **writer}, where,
             "minContains", "maxContains", "matching items", ARRAY_CONSTRAINT_NARROWED,
         )  # fmt: skip
-    if reader.get("minItems", 0) > writer.get("minItems", 0):
-        findings.append(
-            _narrowed(
-                ARRAY_CONSTRAINT_NARROWED,
-                where,
-                "minItems",
-                f"the reader needs at least {reader['minItems']} items, the writer "
-                f"{writer.get('minItems', 0)}",
-            )
-        )
-    if "maxItems" in reader and writer.get("maxItems", math.inf) > reader["maxItems"]:
-        findings.append(
-            _narrowed(
-                ARRAY_CONSTRAINT_NARROWED,
-                where,
-                "maxItems",
-                f"the reader allows at most {reader['maxItems']} items, the writer "
-                f"{_up_to(writer.get('maxItems'))}",
-            )
-        )
+    findings += _check_counts(
+        reader, writer, where, "minItems", "maxItems", "items", ARRAY_CONSTRAINT_NARROWED
+    )
     if reader.get("uniqueItems") is True and writer.get("uniqueItems") is not True:
         findings.append(
             _narrowed(
