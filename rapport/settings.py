@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -54,8 +54,15 @@ class TopicSpec(BaseModel):
 
 def _default_topics() -> dict[str, TopicSpec]:
     # One topic per publishing service, so each can be secured and retained on its own.
+    # The broker stamps each record with its own clock (LogAppendTime): gold's completeness
+    # and the check on event times that run ahead (docs/reliability.md) then rest on one
+    # clock, not on every producer's.
     return {
-        domain: TopicSpec(name=f"rapport.{domain}.events", partitions=3)
+        domain: TopicSpec(
+            name=f"rapport.{domain}.events",
+            partitions=3,
+            config={"message.timestamp.type": "LogAppendTime"},
+        )
         for domain in ("orders", "customers", "inventory", "billing")
     }
 
@@ -247,6 +254,12 @@ class StreamSettings(BaseModel):
     #: rows are stamped complete up to (newest event time - this); an event older than that
     #: is late: it still lands everywhere, and is recorded in ops.late_events with its day.
     watermark_delay_s: float = Field(default=600.0, ge=0)
+    #: An event whose time runs more than this ahead of the broker's timestamp goes to
+    #: quarantine (`event_time_ahead`): a producer whose clock runs ahead would otherwise
+    #: move the watermark, and everyone else's events would become late (docs/reliability.md).
+    max_event_time_ahead_s: float = Field(default=300.0, ge=0)
+    #: An event time before this goes to quarantine (`event_time_too_old`): a zeroed clock.
+    earliest_event_time: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     #: Bound on one refine batch, read from bronze's Delta files (a soft limit: whole files).
     max_bytes_per_refine_batch: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: CPU priority (nice, 0-19) of the stream's background process, which runs bronze and
@@ -279,6 +292,11 @@ class StreamSettings(BaseModel):
     #: landed a 1.2-million record backlog in bronze (400,000-record batches) without
     #: running out (docs/operations.md, memory).
     background_driver_memory: str = "1g"
+
+    @field_validator("earliest_event_time")
+    @classmethod
+    def _zoned(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class MaintenanceSettings(BaseModel):

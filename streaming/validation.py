@@ -12,13 +12,14 @@ import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pyspark.sql import functions as F
 
+from rapport.contracts.classify import TimeBounds
 from rapport.lakehouse.tables import BRONZE_QUARANTINE
 from rapport.settings import RegistrySettings, Settings
 
@@ -84,6 +85,14 @@ class WorkerRegistry:
         return cls(settings.registry.url, settings.registry.username, str(settings.contracts_dir))
 
 
+def time_bounds(settings: Settings) -> TimeBounds:
+    """The believable event times the stream's settings ask for."""
+    return TimeBounds(
+        max_ahead=timedelta(seconds=settings.stream.max_event_time_ahead_s),
+        earliest=settings.stream.earliest_event_time,
+    )
+
+
 _RESOLVERS: dict[WorkerRegistry, Any] = {}
 
 
@@ -125,6 +134,7 @@ def payload_json(
 
 def _verdicts(
     registry: WorkerRegistry,
+    bounds: TimeBounds,
     carry: Sequence[str],
     stamp_ingest: bool,
     payload: Mapping[str, Sequence[str]] | None,
@@ -148,8 +158,13 @@ def _verdicts(
         found: list[list[Any]] = [[] for _ in FOUND]
         valid, reason, event_id, event_type, subject, version, schema_id, data = found
         times: list[datetime | None] = []
-        for value in batch.column("value").to_pylist():
-            verdict = classify(value, resolver)
+        received = (
+            batch.column("kafka_timestamp").to_pylist()
+            if "kafka_timestamp" in carry
+            else [None] * batch.num_rows
+        )
+        for value, received_at in zip(batch.column("value").to_pylist(), received, strict=True):
+            verdict = classify(value, resolver, bounds, received_at)
             valid.append(verdict.valid)
             reason.append(verdict.reason)
             event_id.append(verdict.event_id)
@@ -229,7 +244,12 @@ def classify_bronze(
     source = bronze.select(*dict.fromkeys([*carry, "value"]))
     return source.mapInArrow(
         functools.partial(
-            _verdicts, WorkerRegistry.of(settings), tuple(carry), stamp_ingest, payload
+            _verdicts,
+            WorkerRegistry.of(settings),
+            time_bounds(settings),
+            tuple(carry),
+            stamp_ingest,
+            payload,
         ),
         schema=schema,
     )

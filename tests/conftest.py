@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from rapport.runtime.ports import free_port
-from rapport.settings import PROJECT_ROOT, Settings, TopicSpec, settings_env
+from rapport.settings import PROJECT_ROOT, Settings, settings_env
 from tests.helpers.settings import SettingsFactory
 from tests.helpers.webhook import WebhookReceiver
 
@@ -156,7 +156,7 @@ def isolated(
         n = next(_SERIAL)
         root = tmp_path_factory.mktemp(f"lake{n}")
         topics = {
-            domain: TopicSpec(name=f"t{n}.{spec.name}", partitions=spec.partitions)
+            domain: spec.model_copy(update={"name": f"t{n}.{spec.name}"})
             for domain, spec in settings.kafka.topics.items()
         }
         # Its own state folder too: pid files, the stream's status file and logs.

@@ -3,13 +3,18 @@
 `classify(value, resolver)` reads the CloudEvents envelope, finds the payload's registered
 schema through a `SchemaResolver`, and validates the payload. It never raises on bad input:
 every record gets a verdict, and a rejected one carries the reason it goes to quarantine.
+
+With `TimeBounds` and the time the broker received the record, an event time that runs ahead
+of the broker's clock (a producer whose clock is wrong) or lies before any plausible time is
+rejected too: such an event would otherwise move the watermark and make everyone else late.
+The broker's timestamp is part of the record, so a replay gets the same verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
@@ -38,6 +43,19 @@ class SchemaResolver(Protocol):
 
 
 @dataclass(frozen=True)
+class TimeBounds:
+    """Which event times are believable: not too far ahead of the broker, not before `earliest`."""
+
+    #: How far an event's time may run ahead of the time the broker received it.
+    max_ahead: timedelta = timedelta(minutes=5)
+    #: No event of this business happened before this (a zero or garbage clock).
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+DEFAULT_BOUNDS = TimeBounds()
+
+
+@dataclass(frozen=True)
 class Classification:
     """The verdict on one record: valid (with its typed parts) or not (with the reason)."""
 
@@ -59,8 +77,37 @@ def _rejected(reason: str, doc: Mapping[str, Any] | None = None) -> Classificati
     return Classification(False, reason, event_id=event_id, event_type=event_type)
 
 
-def classify(value: bytes | None, resolver: SchemaResolver) -> Classification:
-    """The verdict on one record's value; never raises on malformed input."""
+def _time_problem(
+    event_time: datetime, bounds: TimeBounds, received_at: datetime | None
+) -> str | None:
+    """Why an event's time is not believable, or None."""
+    if event_time < bounds.earliest:
+        return f"event_time_too_old: {event_time.isoformat()} is before {bounds.earliest.date()}"
+    if received_at is None:
+        return None
+    if received_at.tzinfo is None:  # Spark hands timestamps over as naive UTC
+        received_at = received_at.replace(tzinfo=UTC)
+    ahead = event_time - received_at
+    if ahead > bounds.max_ahead:
+        return (
+            f"event_time_ahead: {event_time.isoformat()} is {int(ahead.total_seconds())} s "
+            f"ahead of the broker's clock ({received_at.isoformat()}); at most "
+            f"{int(bounds.max_ahead.total_seconds())} s is accepted: is the producer's clock right?"
+        )
+    return None
+
+
+def classify(
+    value: bytes | None,
+    resolver: SchemaResolver,
+    bounds: TimeBounds = DEFAULT_BOUNDS,
+    received_at: datetime | None = None,
+) -> Classification:
+    """The verdict on one record's value; never raises on malformed input.
+
+    An event time before `bounds.earliest` is rejected; with `received_at`, when the broker
+    took the record (Kafka's timestamp), so is one more than `bounds.max_ahead` ahead of it.
+    """
     if value is None:
         return _rejected("empty_value")
     try:
@@ -76,10 +123,14 @@ def classify(value: bytes | None, resolver: SchemaResolver) -> Classification:
         return _rejected(f"unsupported_specversion: {doc['specversion']}", doc)
     try:
         event_time = datetime.fromisoformat(doc["time"])
-    except ValueError:
+        if event_time.tzinfo is None:
+            return _rejected("invalid_time: no time zone", doc)
+        event_time.astimezone(UTC)  # year 1 at +14:00 has no UTC time: every reader would fail
+    except (ValueError, OverflowError):
         return _rejected(f"invalid_time: {doc['time'][:40]}", doc)
-    if event_time.tzinfo is None:
-        return _rejected("invalid_time: no time zone", doc)
+    problem = _time_problem(event_time, bounds, received_at)
+    if problem is not None:
+        return _rejected(problem, doc)
     raw_id = doc.get("schemaid")
     schema_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
     resolved = resolver.resolve(schema_id, doc["type"], doc["dataschema"])

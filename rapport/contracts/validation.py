@@ -67,12 +67,26 @@ def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
     return _validator(json.dumps(schema, sort_keys=True))
 
 
+#: A violation's message quotes the offending value; a hostile one may be a megabyte.
+MAX_MESSAGE = 200
+
+
+def _short(text: str) -> str:
+    if len(text) <= MAX_MESSAGE:
+        return text
+    cut = MAX_MESSAGE // 2
+    return f"{text[:cut]}...({len(text) - 2 * cut} characters)...{text[-cut:]}"
+
+
 def violations(schema: Mapping[str, Any], data: Any) -> list[str]:
-    """Every violation, as '<field path>: <message>' ('$' is the payload itself)."""
+    """Every violation, as '<field path>: <message>' ('$' is the payload itself), each message
+    shortened to MAX_MESSAGE characters: it goes into quarantine's reason and into logs."""
     found = []
-    for error in sorted(validator_for(schema).iter_errors(data), key=lambda e: list(e.path)):
+    for error in sorted(
+        validator_for(schema).iter_errors(data), key=lambda e: [str(p) for p in e.path]
+    ):
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-        found.append(f"{path}: {error.message}")
+        found.append(f"{_short(path)}: {_short(error.message)}")
     return found
 
 
