@@ -478,6 +478,11 @@ class Settings(BaseSettings):
         return self.state_dir / "kafka"
 
     @property
+    def registry_cache_dir(self) -> Path:
+        """Schemas the stream's workers fetched, read back while the registry is down."""
+        return self.state_dir / "cache" / "registry"
+
+    @property
     def dagster_home(self) -> Path:
         """DAGSTER_HOME of the stack's Dagster (an ignored folder under var/ by default)."""
         home = self.dagster.home or self.state_dir / "dagster"

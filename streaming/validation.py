@@ -79,10 +79,17 @@ class WorkerRegistry:
     url: str
     username: str | None
     contracts_dir: str
+    #: Where workers keep the schemas they fetched, for a registry outage (registry.resolver).
+    cache_dir: str
 
     @classmethod
     def of(cls, settings: Settings) -> WorkerRegistry:
-        return cls(settings.registry.url, settings.registry.username, str(settings.contracts_dir))
+        return cls(
+            settings.registry.url,
+            settings.registry.username,
+            str(settings.contracts_dir),
+            str(settings.registry_cache_dir),
+        )
 
 
 def time_bounds(settings: Settings) -> TimeBounds:
@@ -107,7 +114,11 @@ def _resolver(registry: WorkerRegistry) -> Any:
         reach = RegistrySettings(
             url=registry.url, username=registry.username, password=os.environ.get(PASSWORD_ENV)
         )
-        found = RegistryResolver(RegistryClient(reach), load_catalog(Path(registry.contracts_dir)))
+        found = RegistryResolver(
+            RegistryClient(reach),
+            load_catalog(Path(registry.contracts_dir)),
+            cache_dir=Path(registry.cache_dir),
+        )
         _RESOLVERS[registry] = found
         # What the worker holds from now on (modules, contracts, compiled validators) lives
         # as long as it does: out of the collector's sight, whose full passes over it took a

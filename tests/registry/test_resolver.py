@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rapport.contracts.catalog import default_catalog
+from rapport.runtime.ports import free_port
+from rapport.settings import RegistrySettings
+from registry.client import RegistryClient, RegistryError
 from registry.resolver import RegistryResolver
 
 pytestmark = pytest.mark.kafka
@@ -61,3 +65,39 @@ def test_an_unknown_id_is_asked_again_after_a_few_seconds(schema_registry: Any) 
     found = resolver.resolve(next_id, subject, "urn:unused")
     assert found is not None
     assert (found.subject, found.version, found.schema_id) == (subject, 2, next_id)
+
+
+def test_a_worker_started_during_a_registry_outage_reads_the_schemas_kept_on_disk(
+    schema_registry: Any, settings: Any, tmp_path: Path
+) -> None:
+    """Schemas any worker fetched are kept on disk; a new worker reads them while the
+    registry is down, and one it never saw is the registry's error, never a quarantine."""
+    catalog = default_catalog()
+    v1, other = catalog.get("OrderPlaced", 1), catalog.get("CustomerLoggedIn", 1)
+    registered = schema_registry.lookup(v1.subject, v1.schema)
+    first = RegistryResolver(schema_registry, catalog, cache_dir=tmp_path)
+    assert first.resolve(registered.id, v1.subject, v1.schema_uri) is not None
+    assert first.resolve(None, v1.subject, v1.schema_uri) is not None
+
+    down = RegistrySettings(url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    later = RegistryResolver(RegistryClient(down), catalog, cache_dir=tmp_path)
+    by_id = later.resolve(registered.id, v1.subject, v1.schema_uri)
+    by_uri = later.resolve(None, v1.subject, v1.schema_uri)
+    assert by_id is not None
+    assert by_uri is not None
+    assert (by_id.subject, by_id.version, by_id.schema) == (
+        v1.subject,
+        registered.version,
+        v1.schema,
+    )
+    assert (by_uri.schema_id, by_uri.schema) == (registered.id, v1.schema)
+    with pytest.raises(RegistryError, match="Cannot reach the schema registry"):
+        later.resolve(None, other.subject, other.schema_uri)  # never fetched: not on disk
+
+    # The registry answering "no such id" is a verdict: the disk is not asked.
+    assert (
+        RegistryResolver(schema_registry, catalog, cache_dir=tmp_path).resolve(
+            987_654, v1.subject, v1.schema_uri
+        )
+        is None
+    )
