@@ -15,7 +15,7 @@ VENV_STAMP := .venv/.rapport-synced
 JARS_STAMP := var/jars/.resolved
 POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/settings.xml
 
-.PHONY: help setup browser run up down status sql test test-unit bench lint format clean
+.PHONY: help setup browser run up down status sql test test-unit chaos bench lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ test: setup ## Run the whole test suite (starts and stops its own broker and Spa
 
 test-unit: setup ## Only the fast tests (no JVM)
 	$(RUN) pytest -m unit
+
+chaos: setup ## The fault-injection suite in full (docs/reliability.md); prints the per-scenario report
+	RAPPORT_CHAOS=full $(RUN) pytest tests/chaos -m chaos --timeout=5400 $(PYTEST_ARGS)
 
 bench: setup ## Benchmarks into docs/benchmarks.md: the limit, the plain peer, Rapport (burst, idle, 5,000/s for 10 min, RSS); then simulator, Delta ops, rapport sql
 	$(RUN) python -m bench.report --new-run

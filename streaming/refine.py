@@ -151,8 +151,7 @@ class Refiner:
 
         self.app_id = check_checkpoint(spark, self.settings)
         ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
-        newest = ops.agg(F.unix_micros(F.max("max_event_time")).alias("t")).first()
-        self.max_event_time = _utc(newest["t"] if newest else None)
+        self.max_event_time = self._stream_newest(spark)
         if self.app_id is not None:
             last = (
                 ops.where(F.col("app_id") == self.app_id)
@@ -163,6 +162,12 @@ class Refiner:
             for lag in last["kafka_lag"] if last else []:
                 if lag["processed_offset"] is not None:
                     self.processed[(lag["topic"], lag["partition"])] = lag["processed_offset"]
+
+    def _stream_newest(self, spark: SparkSession) -> datetime | None:
+        """The newest event time the stream has seen (ops.stream_batches)."""
+        ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
+        newest = ops.agg(F.unix_micros(F.max("max_event_time")).alias("t")).first()
+        return _utc(newest["t"] if newest else None)
 
     def bind(self, query_id: str) -> None:
         """Take the app id from the started query (the id its checkpoint keeps)."""
@@ -210,6 +215,9 @@ class Refiner:
         by key, so loading the same rows twice changes nothing.
         """
         self.begin_load(app_id, version)
+        # gold.active_customers ends at the newest event time seen: the stream's, or the
+        # load's if newer. A load that fills a gap inside its windows recomputes it.
+        self.max_event_time = self._stream_newest(bronze_rows.sparkSession)
         return self._run(bronze_rows, stream=False, complete_up_to=complete_up_to)
 
     def _run(
@@ -257,6 +265,9 @@ class Refiner:
             else:
                 report.max_event_time = _utc(counts["newest"])
                 report.watermark = complete_up_to
+                newest = report.max_event_time
+                if newest and (self.max_event_time is None or newest > self.max_event_time):
+                    self.max_event_time = newest
 
             if report.input_rows:
                 events = silver.valid_events(verdicts).localCheckpoint(eager=True)

@@ -179,6 +179,38 @@ class ProgressWatch:
 RESTARTABLE = ("KafkaMicroBatchStream.metrics", 'the return value of "scala.Option.get()" is null')
 
 
+#: What to do when a query stops for a reason an operator must act on: (markers, advice).
+#: The advice goes into the log and the status file (`rapport stream status` shows it).
+EXPLAINED = (
+    (
+        # Spark's error class when planning finds the gap; the fetch's message inside a batch.
+        ("KAFKA_DATA_LOSS", "Some data may have been lost because they are not available"),
+        "Kafka no longer holds records the stream has not read: the topic's retention (or a "
+        "deletion) outran the stream, and the query stopped instead of skipping them "
+        "(stream.fail_on_data_loss). Recover as docs/reliability.md#retention-overrun says: "
+        "start the stream once with RAPPORT_STREAM__FAIL_ON_DATA_LOSS=false to go past the "
+        "gap, wait until it has caught up, then load the lost days from the services' exports "
+        "in the landing zone (`rapport backfill --from DAY --to DAY`).",
+    ),
+    (
+        ("No space left on device",),
+        "The disk under the lakehouse or the checkpoints is full; the batch was not committed "
+        "and will run again. Free space, then `rapport stream start` (docs/reliability.md).",
+    ),
+    (
+        ("Cannot reach the schema registry",),
+        "A record names a schema no worker has fetched before, and the registry is down: "
+        "start it (`rapport registry start`), then `rapport stream start`. Nothing was "
+        "skipped: the batch runs again from its checkpoint.",
+    ),
+)
+
+
+def explain_failure(error: str) -> str | None:
+    """What an operator should do about a query's failure, when Rapport knows."""
+    return next((advice for markers, advice in EXPLAINED if any(m in error for m in markers)), None)
+
+
 class RestartBudget:
     """At most `limit` restarts per query within `window_s`, and only for known failures."""
 
@@ -328,6 +360,11 @@ def run(settings: Settings, role: str = HOT) -> int:
                     running[name] = starters[name]()
                     continue
                 log.error("query %s terminated: %s", name, error)
+                advice = explain_failure(str(error))
+                if advice is not None:
+                    log.error("what to do: %s", advice)
+                board.set_state("failing", failed_query=name, advice=advice,
+                                error=str(error)[:2000])  # fmt: skip
                 exit_code = 1
                 stop.set()
             if background is not None and background.poll() is not None and not stop.is_set():

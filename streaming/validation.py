@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from rapport.contracts.classify import TimeBounds
 from rapport.lakehouse.tables import BRONZE_QUARANTINE
 from rapport.settings import RegistrySettings, Settings
+from streaming.bronze import LANDING_TOPIC_PREFIX
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -169,11 +170,7 @@ def _verdicts(
         found: list[list[Any]] = [[] for _ in FOUND]
         valid, reason, event_id, event_type, subject, version, schema_id, data = found
         times: list[datetime | None] = []
-        received = (
-            batch.column("kafka_timestamp").to_pylist()
-            if "kafka_timestamp" in carry
-            else [None] * batch.num_rows
-        )
+        received = _broker_times(batch, carry)
         for value, received_at in zip(batch.column("value").to_pylist(), received, strict=True):
             verdict = classify(value, resolver, bounds, received_at)
             valid.append(verdict.valid)
@@ -195,6 +192,20 @@ def _verdicts(
         if stamp_ingest:
             arrays[carry.index("ingest_time")] = _now(batch.column("ingest_time").type, len(batch))
         yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _broker_times(batch: pa.RecordBatch, carry: Sequence[str]) -> list[datetime | None]:
+    """When the broker took each record, for the check on times that run ahead; None for
+    a line of a landing-zone file, whose stand-in timestamp is its day's start."""
+    if "kafka_timestamp" not in carry:
+        return [None] * batch.num_rows
+    stamps: list[datetime | None] = batch.column("kafka_timestamp").to_pylist()
+    if "topic" not in carry:
+        return stamps
+    return [
+        None if topic is not None and topic.startswith(LANDING_TOPIC_PREFIX) else stamp
+        for topic, stamp in zip(batch.column("topic").to_pylist(), stamps, strict=True)
+    ]
 
 
 def _event_times(

@@ -198,3 +198,24 @@ def hostile_records(draw: st.DrawFn, received_at: datetime = RECEIVED_AT) -> Hos
 def valid_records() -> list[Any]:
     """The unmutated events the mutations start from (each must stay valid)."""
     return list(_bases())
+
+
+def sample(size: int, seed: int, received_at: datetime) -> list[Hostile]:
+    """A reproducible sample of about `size` hostile records, to send through a real stream.
+
+    Times "ahead" are ahead of `received_at`: draw the sample just before sending it.
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as seeded
+
+    drawn: list[Hostile] = []
+
+    @seeded(seed)
+    @settings(max_examples=size, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(hostile_records(received_at))
+    def collect(record: Hostile) -> None:
+        drawn.append(record)
+
+    collect()
+    return drawn

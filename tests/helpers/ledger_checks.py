@@ -7,6 +7,7 @@ ledger's, so a figure in one currency can never make up for another.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
@@ -130,3 +131,39 @@ def assert_tables_match(spark: Any, settings: Settings, ledger: Ledger) -> None:
             row.as_of.replace(tzinfo=UTC), timedelta(seconds=seconds)
         )
         assert row.active_customers == want, label
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Every event the ledger sent, and where it ended up: the chaos report's line."""
+
+    produced: int
+    landed: int
+    lost: int
+    duplicated: int
+    to_quarantine: int
+    quarantined: int
+
+
+def tally(spark: Any, settings: Settings, ledger: Ledger) -> Tally:
+    """Count, by event id, what reached silver against what the ledger sent.
+
+    Lost: a valid event the ledger sent that no silver table holds. Duplicated: every silver
+    row beyond the first of its event id, and every row of an id the ledger never sent.
+    """
+    ids: Counter[str] = Counter()
+    for table in EVENT_TABLES:
+        frame = spark.read.format("delta").load(table.location(settings))
+        ids.update(r.event_id for r in frame.select("event_id").collect())
+    sent = ledger.seen_ids
+    landed = len(sent & ids.keys())
+    extra = sum(n - 1 for n in ids.values()) + sum(ids[i] for i in ids.keys() - sent)
+    quarantined = spark.read.format("delta").load(BRONZE_QUARANTINE.location(settings)).count()
+    return Tally(
+        produced=len(sent),
+        landed=landed,
+        lost=len(sent) - landed,
+        duplicated=extra,
+        to_quarantine=ledger.sent["malformed"] + ledger.sent["unknown_type"],
+        quarantined=quarantined,
+    )

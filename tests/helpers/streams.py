@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rapport.contracts.catalog import default_catalog
+from rapport.lakehouse.ownership import BRONZE_QUERY, GOLD_QUERY, REFINE_QUERY
 from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
 from rapport.simulator.shop import Shop, ShopConfig
@@ -15,6 +16,7 @@ from registry.producer import EventProducer
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
+from streaming.runner import RestartBudget
 
 START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # the run crosses midnight: two days
 
@@ -52,10 +54,27 @@ def drain(query: Any, *closing: Any) -> None:
             resource.close()
 
 
+def drain_restarting(name: str, start: Callable[[], Any], *closing: Any) -> None:
+    """`drain`, restarting the query after the failures the stream's runner restarts it
+    after (`streaming.runner.RESTARTABLE`), as often as the runner would."""
+    budget = RestartBudget()
+    try:
+        while True:
+            try:
+                drain(start())
+                return
+            except Exception as exc:
+                if not budget.allow(name, str(exc)):
+                    raise
+    finally:
+        for resource in closing:
+            resource.close()
+
+
 def run_stream(spark: Any, settings: Settings) -> None:
     """The three queries, one after the other, each until it has processed everything."""
     gold = GoldStream(settings)
-    drain(start_gold_query(spark, gold), gold)
-    drain(start_bronze_query(spark, settings))
+    drain_restarting(GOLD_QUERY, lambda: start_gold_query(spark, gold), gold)
+    drain_restarting(BRONZE_QUERY, lambda: start_bronze_query(spark, settings))
     refiner = Refiner(settings)
-    drain(start_refine_query(spark, refiner), refiner)
+    drain_restarting(REFINE_QUERY, lambda: start_refine_query(spark, refiner), refiner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.runner import RestartBudget
+from streaming.runner import RestartBudget, explain_failure
 
 pytestmark = pytest.mark.unit
 
@@ -24,3 +24,23 @@ def test_the_known_kafka_metrics_failure_is_restarted_a_bounded_number_of_times(
 
 def test_any_other_failure_stops_the_stream() -> None:
     assert not RestartBudget().allow("refine_events", "registry unreachable")
+
+
+def test_failures_an_operator_must_act_on_come_with_what_to_do() -> None:
+    lost = (
+        "[KAFKA_DATA_LOSS.PARTITION_OFFSET_CHANGED] Some data may have been lost because they "
+        "are not available in Kafka any more"
+    )
+    advice = explain_failure(lost)
+    assert advice is not None
+    assert "RAPPORT_STREAM__FAIL_ON_DATA_LOSS=false" in advice
+    assert "docs/reliability.md#retention-overrun" in advice
+    full = explain_failure("java.io.IOException: No space left on device")
+    assert full is not None
+    assert "Free space" in full
+    within_a_batch = (
+        "KafkaIllegalStateException: Some data may have been lost because they are not "
+        "available in Kafka any more"
+    )
+    assert explain_failure(within_a_batch) == advice
+    assert explain_failure("something nobody foresaw") is None
