@@ -48,7 +48,8 @@ class TopicSpec(BaseModel):
 
     name: str
     partitions: int = Field(default=3, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
+    #: None: the local cluster's (`KafkaSettings.replication_factor`, up to 3).
+    replication_factor: int | None = Field(default=None, ge=1)
     config: dict[str, str] = Field(default_factory=dict)
 
 
@@ -81,13 +82,20 @@ class KafkaSettings(BaseModel):
     # The local broker (`rapport kafka start`); ignored when pointing at a remote cluster.
     broker_port: int = Field(default=9092, ge=1, le=65535)
     controller_port: int = Field(default=9093, ge=1, le=65535)
+    #: Nodes of the local KRaft cluster, each broker and controller at once. 1: a single
+    #: broker. 3: replication factor 3 and min.insync.replicas 2, so one node may die with
+    #: no loss and no pause in writes (docs/reliability.md). Node n listens on
+    #: broker_port + 2(n-1) and controller_port + 2(n-1).
+    local_nodes: int = Field(default=1, ge=1, le=5)
     broker_heap: str = "1g"
     start_timeout_s: float = Field(default=90.0, gt=0)
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:
         if not self.bootstrap_servers:
-            self.bootstrap_servers = f"127.0.0.1:{self.broker_port}"
+            self.bootstrap_servers = ",".join(
+                f"127.0.0.1:{broker}" for broker, _ in self.node_ports()
+            )
         if self.security_protocol.startswith("SASL_") and (
             self.sasl_mechanism is None or self.sasl_username is None or self.sasl_password is None
         ):
@@ -101,6 +109,23 @@ class KafkaSettings(BaseModel):
     def event_topics(self) -> list[str]:
         """Topic names the stream subscribes to, in a stable order."""
         return [self.topics[k].name for k in sorted(self.topics)]
+
+    def node_ports(self) -> list[tuple[int, int]]:
+        """(broker port, controller port) of each node of the local cluster, node 1 first."""
+        return [
+            (self.broker_port + 2 * i, self.controller_port + 2 * i)
+            for i in range(self.local_nodes)
+        ]
+
+    @property
+    def replication_factor(self) -> int:
+        """Replicas of each topic Rapport creates where its TopicSpec names none."""
+        return min(3, self.local_nodes)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Replicas that must have a write before acks=all acknowledges it (one may die)."""
+        return max(1, self.replication_factor - 1)
 
     def python_client_config(self) -> dict[str, object]:
         """Keyword arguments for kafka-python clients (the secret is revealed only here)."""

@@ -294,7 +294,7 @@ class KafkaSchemaStore:
                             self.topic: {
                                 # One partition: the registry's history has a single order.
                                 "num_partitions": 1,
-                                "replication_factor": 1,
+                                "replication_factor": self.settings.kafka.replication_factor,
                                 "configs": {"cleanup.policy": "compact"},
                             }
                         }

@@ -161,7 +161,7 @@ SERVICES = (
     ServiceSpec(
         name="kafka",
         title="Kafka",
-        help="The local single-node Kafka broker (KRaft), run from the Maven jars.",
+        help="The local Kafka (KRaft): one broker, or kafka.local_nodes of them, from Maven jars.",
         service="rapport.runtime.kafka_broker:LocalKafkaBroker",
         where="{svc.bootstrap_servers}",
         running="Kafka running (pid {st.pid}) on {st.bootstrap_servers}; data in {st.data_dir}",

@@ -101,9 +101,9 @@ class Stack:
 
     def _pids(self) -> list[int | None]:
         """Each service's pid, in the order of `status()` (None when it is not running)."""
-        services = (self.kafka, self.registry, self.stream, self.dagster, self.dashboard,
-                    self.sql_server)  # fmt: skip
-        return [s.status().pid for s in services]
+        services = (self.registry, self.stream, self.dagster, self.dashboard, self.sql_server)
+        brokers = [node.pid for node in self.kafka.status().nodes]
+        return [*brokers, *(s.status().pid for s in services)]
 
     def _status(self) -> list[ServiceLine]:
         broker = self.kafka.status()
@@ -116,13 +116,17 @@ class Stack:
             f"{name}: batch {q.get('batch_id')} at {q.get('timestamp')}"
             for name, q in stream.queries.items()
         )
+        several = len(broker.nodes) > 1
         return [
-            ServiceLine(
-                "kafka",
-                broker.running,
-                f"pid {broker.pid}, {broker.bootstrap_servers}, data {broker.data_dir}"
-                if broker.running
-                else f"stopped (data {broker.data_dir})",
+            *(
+                ServiceLine(
+                    f"kafka-{node.node_id}" if several else "kafka",
+                    node.running,
+                    f"pid {node.pid}, {node.address}, data {node.data_dir}"
+                    if node.running
+                    else f"stopped (data {node.data_dir})",
+                )
+                for node in broker.nodes
             ),
             ServiceLine(
                 "registry",

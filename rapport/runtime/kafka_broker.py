@@ -1,8 +1,10 @@
-"""A real single-node Apache Kafka 4 (KRaft, combined broker and controller) run from Maven jars.
+"""A real Apache Kafka 4 (KRaft) run from Maven jars: one node, or a local cluster of several.
 
-`rapport kafka start|stop|status` drive this. The broker listens on 127.0.0.1 only and keeps
-its data and logs under var/kafka/. Start is idempotent, formats storage once, waits until
-the broker answers, then creates the project's topics.
+`rapport kafka start|stop|status` drive this. Each node is broker and controller at once,
+listens on 127.0.0.1 only and keeps its data and logs under var/kafka/ (var/kafka/node-<n>/
+when there are several: `kafka.local_nodes`). Start is idempotent, formats storage once,
+waits until every node answers, then creates the project's topics with the cluster's
+replication factor (3 nodes: 3 replicas, min.insync.replicas 2).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,18 +30,29 @@ log = logging.getLogger(__name__)
 #: Folder (under var/jars) that `make setup` fills from infra/jvm/kafka-broker/pom.xml.
 KAFKA_BROKER_JARS = "kafka-broker"
 LOG4J2_CONFIG = PROJECT_ROOT / "infra" / "kafka" / "log4j2.properties"
-NODE_ID = 1
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node of the local cluster."""
+
+    node_id: int
+    running: bool
+    pid: int | None
+    address: str
+    data_dir: Path
 
 
 @dataclass(frozen=True)
 class BrokerStatus:
-    """What `rapport kafka status` reports."""
+    """What `rapport kafka status` reports: the cluster, and each node (node 1's pid)."""
 
     running: bool
     pid: int | None
     bootstrap_servers: str
     data_dir: Path
     log_dir: Path
+    nodes: tuple[NodeStatus, ...] = ()
 
 
 def java_executable() -> str:
@@ -56,20 +71,123 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-class LocalKafkaBroker:
-    """The project's local broker: config, storage, process and topics."""
+class KafkaNode:
+    """One node of the local cluster: its config, storage and process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, node_id: int) -> None:
         self.settings = settings
-        self.home = settings.kafka_dir
+        self.node_id = node_id
+        single = settings.kafka.local_nodes == 1
+        # One node keeps the layout it always had; a cluster's nodes get a folder each.
+        self.home = settings.kafka_dir if single else settings.kafka_dir / f"node-{node_id}"
         self.data_dir = self.home / "data"
         self.log_dir = self.home / "logs"
         self.config_file = self.home / "server.properties"
-        self.process = ManagedProcess("kafka", settings.run_dir, marker=str(self.config_file))
+        name = "kafka" if single else f"kafka-{node_id}"
+        self.process = ManagedProcess(name, settings.run_dir, marker=str(self.config_file))
+        self.broker_port, self.controller_port = settings.kafka.node_ports()[node_id - 1]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    def server_properties(self) -> str:
+        """The node's configuration: loopback listeners, the cluster's voters and replication."""
+        k = self.settings.kafka
+        voters = ",".join(
+            f"{n}@127.0.0.1:{controller}" for n, (_, controller) in enumerate(k.node_ports(), 1)
+        )
+        replicas, min_isr = str(k.replication_factor), str(k.min_insync_replicas)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": voters,
+            "listeners": (
+                f"PLAINTEXT://127.0.0.1:{self.broker_port},"
+                f"CONTROLLER://127.0.0.1:{self.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.broker_port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "3",
+            # Topics are created explicitly with their configured partitions, never by accident.
+            "auto.create.topics.enable": "false",
+            "default.replication.factor": replicas,
+            # acks=all waits for this many replicas: with 3, one node may die and a write
+            # that was acknowledged is still on two.
+            "min.insync.replicas": min_isr,
+            # A replica that was not in sync never becomes leader: that would lose writes.
+            "unclean.leader.election.enable": "false",
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.hours": "168",
+        }
+        lines = ["# Written by `rapport kafka start`; edit the settings, not this file."]
+        lines += [f"{key}={value}" for key, value in props.items()]
+        return "\n".join(lines) + "\n"
+
+    def answers(self) -> bool:
+        """True when this node accepts a metadata request on its listener."""
+        return _answers(self.broker_port, self.address)
+
+    def status(self) -> NodeStatus:
+        pid = self.process.pid()
+        return NodeStatus(self.node_id, pid is not None, pid, self.address, self.data_dir)
+
+
+def _answers(port: int, bootstrap: str) -> bool:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    # A closed port answers at once; only then pay for a Kafka handshake.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        if probe.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=3000,
+            bootstrap_timeout_ms=3000,
+            client_id="rapport-healthcheck",
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+class LocalKafkaBroker:
+    """The project's local Kafka: one node or a cluster of `kafka.local_nodes`, and its topics.
+
+    Node 1's folders and process are this object's own `home`, `data_dir`, `log_dir` and
+    `process`, as they were when there was only ever one.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.nodes = [KafkaNode(settings, n) for n in range(1, settings.kafka.local_nodes + 1)]
+        first = self.nodes[0]
+        self.home, self.data_dir, self.log_dir = first.home, first.data_dir, first.log_dir
+        self.config_file, self.process = first.config_file, first.process
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.settings.kafka.broker_port}"
+        return ",".join(node.address for node in self.nodes)
+
+    def node(self, node_id: int) -> KafkaNode:
+        return self.nodes[node_id - 1]
 
     def classpath(self) -> str:
         folder = self.settings.jars_dir / KAFKA_BROKER_JARS
@@ -82,36 +200,10 @@ class LocalKafkaBroker:
         return os.pathsep.join(str(j) for j in jars)
 
     def server_properties(self) -> str:
-        """The broker's configuration: loopback listeners, single-node replication."""
-        k = self.settings.kafka
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": str(NODE_ID),
-            "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{k.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{k.broker_port},CONTROLLER://127.0.0.1:{k.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{k.broker_port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(self.data_dir),
-            "num.partitions": "3",
-            # Topics are created explicitly with their configured partitions, never by accident.
-            "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            "log.retention.hours": "168",
-        }
-        lines = ["# Written by `rapport kafka start`; edit the settings, not this file."]
-        lines += [f"{key}={value}" for key, value in props.items()]
-        return "\n".join(lines) + "\n"
+        """Node 1's configuration (every node's differs only in its id and ports)."""
+        return self.nodes[0].server_properties()
 
-    def _java(self, main_class: str, *args: str, heap: str = "256m") -> list[str]:
+    def _java(self, node: KafkaNode, main_class: str, *args: str, heap: str = "256m") -> list[str]:
         return [
             java_executable(),
             "-Xms128m",
@@ -119,86 +211,95 @@ class LocalKafkaBroker:
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-            f"-Dkafka.logs.dir={self.log_dir}",
+            f"-Dkafka.logs.dir={node.log_dir}",
             "-cp",
             self.classpath(),
             main_class,
             *args,
         ]
 
-    def format_storage(self) -> bool:
-        """Format the KRaft log directory once; False when it was already formatted."""
-        if (self.data_dir / "meta.properties").exists():
-            return False
-        cluster_id_file = self.home / "cluster.id"
+    def cluster_id(self) -> str:
+        """The KRaft cluster id every node is formatted with, made once."""
+        cluster_id_file = self.settings.kafka_dir / "cluster.id"
         if not cluster_id_file.exists():
+            cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
             cluster_id_file.write_text(new_cluster_id() + "\n")
-        cluster_id = cluster_id_file.read_text().strip()
+        return cluster_id_file.read_text().strip()
+
+    def format_storage(self, node: KafkaNode | None = None) -> bool:
+        """Format a node's KRaft log directory once; False when it was already formatted."""
+        node = node or self.nodes[0]
+        if (node.data_dir / "meta.properties").exists():
+            return False
         cmd = self._java(
+            node,
             "kafka.tools.StorageTool",
             "format",
             # One argument: a random id may begin with "-", which argparse reads as a flag.
-            f"--cluster-id={cluster_id}",
+            f"--cluster-id={self.cluster_id()}",
             "--config",
-            str(self.config_file),
+            str(node.config_file),
             "--ignore-formatted",
         )
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
             raise ServiceError(
-                f"Formatting Kafka storage in {self.data_dir} failed:\n"
+                f"Formatting Kafka storage in {node.data_dir} failed:\n"
                 f"{result.stdout}{result.stderr}"
             )
         return True
 
     def answers(self) -> bool:
-        """True when the broker accepts a metadata request on its listener."""
+        """True when every node accepts a metadata request on its listener."""
+        return all(node.answers() for node in self.nodes)
 
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
-
-        # A closed port answers at once; only then pay for a Kafka handshake.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.settimeout(1.0)
-            if probe.connect_ex(("127.0.0.1", self.settings.kafka.broker_port)) != 0:
-                return False
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=self.bootstrap_servers,
-                request_timeout_ms=3000,
-                bootstrap_timeout_ms=3000,
-                client_id="rapport-healthcheck",
-            )
-        except (KafkaError, OSError, ValueError):
+    def start_node(self, node: KafkaNode) -> bool:
+        """Start one node without waiting for it (a quorum needs its peers); False if it runs."""
+        if node.process.pid() is not None:
             return False
-        try:
-            admin.list_topics()
-            return True
-        except (KafkaError, OSError):
-            return False
-        finally:
-            admin.close()
+        for folder in (node.home, node.data_dir, node.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        node.config_file.write_text(node.server_properties())
+        self.format_storage(node)
+        cmd = self._java(node, "kafka.Kafka", str(node.config_file),
+                         heap=self.settings.kafka.broker_heap)  # fmt: skip
+        log.info("Kafka node %s starting on %s", node.node_id, node.address)
+        node.process.launch(
+            cmd,
+            ready=lambda: True,
+            timeout_s=self.settings.kafka.start_timeout_s,
+            what=f"Kafka node {node.node_id} on {node.address}",
+            hint=f"\nFull log: {node.log_dir / 'server.log'}",
+        )
+        return True
 
     def start(self) -> bool:
-        """Start the broker and create topics; False (and no change) if it already runs."""
-        if self.process.pid() is not None:
-            self.ensure_topics()
-            return False
-        for folder in (self.home, self.data_dir, self.log_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(self.server_properties())
-        self.format_storage()
-        cmd = self._java("kafka.Kafka", str(self.config_file), heap=self.settings.kafka.broker_heap)
-        log.info("Kafka broker starting on %s", self.bootstrap_servers)
-        self.process.launch(
-            cmd,
-            ready=self.answers,
-            timeout_s=self.settings.kafka.start_timeout_s,
-            what=f"The Kafka broker on {self.bootstrap_servers}",
-            hint=f"\nFull log: {self.log_dir / 'server.log'}",
-        )
+        """Start every node and create topics; False (and no change) if all already run."""
+        started = [self.start_node(node) for node in self.nodes]
+        self.wait_until_ready(self.nodes)
         self.ensure_topics()
-        return True
+        return any(started)
+
+    def wait_until_ready(self, nodes: list[KafkaNode]) -> None:
+        """Wait until each node answers; a clear error naming the node and its log if not."""
+        deadline = time.monotonic() + self.settings.kafka.start_timeout_s
+        for node in nodes:
+            while not node.answers():
+                if node.process.pid() is None:
+                    raise ServiceError(
+                        f"Kafka node {node.node_id} on {node.address} exited during start. "
+                        f"Last lines of {node.process.log_file}:\n{node.process.log_tail()}"
+                        f"\nFull log: {node.log_dir / 'server.log'}"
+                    )
+                if time.monotonic() > deadline:
+                    for started in nodes:
+                        started.process.stop(timeout_s=10)
+                    raise ServiceError(
+                        f"Kafka node {node.node_id} on {node.address} was not ready within "
+                        f"{self.settings.kafka.start_timeout_s:.0f}s; see "
+                        f"{node.log_dir / 'server.log'}"
+                    )
+                time.sleep(0.25)
 
     def ensure_topics(self) -> list[str]:
         """Create the configured topics that do not exist yet; returns the names created."""
@@ -206,6 +307,7 @@ class LocalKafkaBroker:
         from kafka.admin import NewTopic
         from kafka.errors import TopicAlreadyExistsError
 
+        k = self.settings.kafka
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="rapport")
         try:
             existing = set(admin.list_topics())
@@ -218,7 +320,7 @@ class LocalKafkaBroker:
                             NewTopic(
                                 name=t.name,
                                 num_partitions=t.partitions,
-                                replication_factor=t.replication_factor,
+                                replication_factor=t.replication_factor or k.replication_factor,
                                 topic_configs=t.config,
                             )
                             for t in wanted
@@ -229,15 +331,24 @@ class LocalKafkaBroker:
             admin.close()
 
     def stop(self) -> bool:
-        """Controlled shutdown (SIGTERM); False if it was not running."""
-        return self.process.stop(timeout_s=60)
+        """Controlled shutdown of every node (SIGTERM), all at once; False if none ran.
+
+        At once: a node stopped after its peers would wait for a controller quorum that is
+        gone before it gave up.
+        """
+        if len(self.nodes) == 1:
+            return self.process.stop(timeout_s=60)
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            stopped = list(pool.map(lambda node: node.process.stop(timeout_s=60), self.nodes))
+        return any(stopped)
 
     def status(self) -> BrokerStatus:
-        pid = self.process.pid()
+        nodes = tuple(node.status() for node in self.nodes)
         return BrokerStatus(
-            running=pid is not None,
-            pid=pid,
+            running=all(n.running for n in nodes),
+            pid=nodes[0].pid,
             bootstrap_servers=self.bootstrap_servers,
             data_dir=self.data_dir,
             log_dir=self.log_dir,
+            nodes=nodes,
         )

@@ -36,3 +36,26 @@ def free_port() -> int:
         _HANDED_OUT.add(port)
         return port
     raise RuntimeError("no free port found below the ephemeral range")
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive free ports (a local Kafka cluster's), as `free_port`."""
+    low = min(_ephemeral_low(), 32768)
+    for _ in range(1000):
+        first = random.randrange(20000, low - size)
+        block = range(first, first + size)
+        if any(port in _HANDED_OUT for port in block):
+            continue
+        if all(_bindable(port) for port in block):
+            _HANDED_OUT.update(block)
+            return first
+    raise RuntimeError(f"no {size} consecutive free ports found below the ephemeral range")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
