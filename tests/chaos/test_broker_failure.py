@@ -25,13 +25,13 @@ from rapport.runtime.kafka_broker import KafkaNode, LocalKafkaBroker
 from rapport.runtime.ports import free_port_block
 from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
-from rapport.simulator.wire import ChaosConfig, WireRecord
+from rapport.simulator.wire import ChaosConfig
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
-from tests.chaos.conftest import Report, scale
+from tests.helpers.chaos import Report, scale
 from tests.helpers.ledger_checks import assert_tables_match, tally
-from tests.helpers.streams import START, shop_records
+from tests.helpers.streams import START, produce_paced, shop_records
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark, pytest.mark.chaos]
 
@@ -54,37 +54,6 @@ def cluster(make_settings: Any, settings: Settings, spark: Any) -> Iterator[Loca
         yield broker
     finally:
         broker.stop()
-
-
-def produce(
-    settings: Settings, records: list[WireRecord], per_second: float, timeout_ms: int = 120_000
-) -> tuple[list[WireRecord], list[tuple[WireRecord, str]]]:
-    """Send at about `per_second`, acks=all with idempotence: (acknowledged, failed+error)."""
-    from confluent_kafka import Producer
-
-    producer = Producer({**settings.kafka.librdkafka_config(), "acks": "all",
-                         "enable.idempotence": True, "message.timeout.ms": timeout_ms,
-                         "partitioner": "murmur2_random", "linger.ms": 5})  # fmt: skip
-    acked: list[WireRecord] = []
-    failed: list[tuple[WireRecord, str]] = []
-    started = time.monotonic()
-    for n, record in enumerate(records):
-
-        def done(error: Any, _message: Any, record: WireRecord = record) -> None:
-            if error is None:
-                acked.append(record)
-            else:
-                failed.append((record, str(error)))
-
-        producer.produce(settings.kafka.topics[record.domain].name, key=record.key,
-                         value=record.value, on_delivery=done)  # fmt: skip
-        producer.poll(0)
-        pause = started + n / per_second - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-    remaining = producer.flush(timeout_ms / 1000 + 30)
-    assert remaining == 0, f"{remaining} records neither acknowledged nor failed"
-    return acked, failed
 
 
 def kill(node: KafkaNode) -> None:
@@ -121,7 +90,7 @@ def test_one_broker_of_three_dies_and_nothing_is_lost_or_doubled(
     outcome: dict[str, Any] = {}
 
     def shop() -> None:
-        outcome["acked"], outcome["failed"] = produce(settings, records, per_second=rate)
+        outcome["acked"], outcome["failed"] = produce_paced(settings, records, per_second=rate)
 
     producer = threading.Thread(target=shop)
     producer.start()
@@ -146,12 +115,12 @@ def test_one_broker_of_three_dies_and_nothing_is_lost_or_doubled(
     for node in down:
         kill(node)
     shop2 = shop_records(seed=62, actions=scale(40, 200), start=START, chaos=ChaosConfig())
-    acked, failed = produce(settings, shop2, per_second=1000, timeout_ms=8000)
+    acked, failed = produce_paced(settings, shop2, per_second=1000, timeout_ms=8000)
     for node in down:
         cluster.start_node(node)
     cluster.wait_until_ready(down)
     # The producer honours its errors: it sends them again, and each lands once.
-    again, still = produce(settings, [r for r, _ in failed], per_second=1000)
+    again, still = produce_paced(settings, [r for r, _ in failed], per_second=1000)
     for r in [*acked, *again]:
         ledger.record(r)
 

@@ -26,7 +26,7 @@ from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
 from rapport.simulator.shop import Shop, ShopConfig
 from rapport.simulator.wire import ChaosConfig, WireRecord, encode
-from tests.chaos.conftest import Report, scale
+from tests.helpers.chaos import Report, scale
 from tests.helpers.ledger_checks import assert_tables_match, tally
 from tests.helpers.streams import START, run_stream, send, shop_records, times
 

@@ -24,7 +24,7 @@ from rapport.lakehouse.tables import TABLES
 from rapport.simulator.ledger import Ledger
 from rapport.simulator.wire import ChaosConfig
 from streaming.runner import explain_failure
-from tests.chaos.conftest import Report, scale
+from tests.helpers.chaos import Report, scale
 from tests.helpers.ledger_checks import assert_tables_match, tally
 from tests.helpers.streams import START, run_stream, send, shop_records
 

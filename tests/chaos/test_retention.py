@@ -23,7 +23,7 @@ from rapport.simulator.wire import ChaosConfig, WireRecord
 from streaming.hot import GoldStream, start_gold_query
 from streaming.ingest import start_bronze_query
 from streaming.runner import explain_failure
-from tests.chaos.conftest import Report, scale
+from tests.helpers.chaos import Report, scale
 from tests.helpers.ledger_checks import assert_tables_match, tally
 from tests.helpers.streams import START, drain, run_stream, send, shop_records
 

@@ -44,7 +44,7 @@ from streaming.hot import gold_checkpoint
 from streaming.refine import refine_checkpoint
 from streaming.runner import BACKGROUND, status_file
 from streaming.stream_service import StreamService
-from tests.chaos.conftest import Report, scale
+from tests.helpers.chaos import Report, scale
 from tests.helpers.hostile import Hostile, sample
 from tests.helpers.ledger_checks import assert_tables_match, tally
 from tests.helpers.streams import START, send, shop_records

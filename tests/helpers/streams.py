@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +43,37 @@ def send(settings: Settings, records: Iterable[WireRecord], ledger: Ledger) -> N
         for r in records:
             producer.send_raw(topics[r.domain], r.key, r.value, r.reason or "event")
             ledger.record(r)
+
+
+def produce_paced(
+    settings: Settings, records: list[WireRecord], per_second: float, timeout_ms: int = 120_000
+) -> tuple[list[WireRecord], list[tuple[WireRecord, str]]]:
+    """Send at about `per_second`, acks=all with idempotence: (acknowledged, failed+error)."""
+    from confluent_kafka import Producer
+
+    producer = Producer({**settings.kafka.librdkafka_config(), "acks": "all",
+                         "enable.idempotence": True, "message.timeout.ms": timeout_ms,
+                         "partitioner": "murmur2_random", "linger.ms": 5})  # fmt: skip
+    acked: list[WireRecord] = []
+    failed: list[tuple[WireRecord, str]] = []
+    started = time.monotonic()
+    for n, record in enumerate(records):
+
+        def done(error: Any, _message: Any, record: WireRecord = record) -> None:
+            if error is None:
+                acked.append(record)
+            else:
+                failed.append((record, str(error)))
+
+        producer.produce(settings.kafka.topics[record.domain].name, key=record.key,
+                         value=record.value, on_delivery=done)  # fmt: skip
+        producer.poll(0)
+        pause = started + n / per_second - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    remaining = producer.flush(timeout_ms / 1000 + 30)
+    assert remaining == 0, f"{remaining} records neither acknowledged nor failed"
+    return acked, failed
 
 
 def drain(query: Any, *closing: Any) -> None:

@@ -139,3 +139,31 @@ def test_missing_jars_give_the_next_step(tmp_path: Any) -> None:
     broker = LocalKafkaBroker(Settings(state_dir=tmp_path))
     with pytest.raises(ServiceError, match="make setup"):
         broker.start()
+
+
+@pytest.mark.unit
+def test_a_three_node_cluster_replicates_and_needs_two_in_sync(tmp_path: Any) -> None:
+    """Every node votes, each has its own ports and folder, and acks=all needs two copies."""
+    settings = Settings(
+        state_dir=tmp_path, kafka={"local_nodes": 3, "broker_port": 19092, "controller_port": 19093}
+    )
+    broker = LocalKafkaBroker(settings)
+    assert broker.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+    assert settings.kafka.bootstrap_servers == broker.bootstrap_servers
+    props = [dict(line.split("=", 1) for line in n.server_properties().splitlines()[1:])
+             for n in broker.nodes]  # fmt: skip
+    voters = "1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"
+    assert {p["controller.quorum.voters"] for p in props} == {voters}
+    assert [p["node.id"] for p in props] == ["1", "2", "3"]
+    assert [p["listeners"] for p in props][2] == (
+        "PLAINTEXT://127.0.0.1:19096,CONTROLLER://127.0.0.1:19097"
+    )
+    for p in props:
+        assert (p["default.replication.factor"], p["min.insync.replicas"]) == ("3", "2")
+        assert p["offsets.topic.replication.factor"] == "3"
+        assert p["unclean.leader.election.enable"] == "false"
+    assert len({n.data_dir for n in broker.nodes}) == 3
+    # One node keeps the layout and the pid file it always had.
+    single = LocalKafkaBroker(Settings(state_dir=tmp_path / "one"))
+    assert single.data_dir == tmp_path / "one" / "kafka" / "data"
+    assert single.process.name == "kafka"
