@@ -24,6 +24,9 @@ class StreamStatus:
     last_batch: dict[str, Any]
     #: The hot query's last ops.stream_batches row: how far gold has read Kafka.
     last_gold_batch: dict[str, Any]
+    #: What to do about the failure that stopped a query, when Rapport knows
+    #: (`streaming.runner.explain_failure`); kept until the stream starts again.
+    advice: str | None = None
 
     @property
     def caught_up(self) -> bool:
@@ -89,6 +92,7 @@ class StreamService:
             queries={**hot.get("queries", {}), **background.get("queries", {})},
             last_batch=background.get("last_batch") or {},
             last_gold_batch=hot.get("last_gold_batch") or {},
+            advice=hot.get("advice") or background.get("advice"),
         )
 
 

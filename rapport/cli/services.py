@@ -132,6 +132,8 @@ def _describe_stream(st: Any) -> list[str]:
     from streaming.stream_service import describe_batch
 
     lines = [f"stream {st.state}" + (f" (pid {st.pid})" if st.pid else "")]
+    if st.advice:
+        lines.append(f"  what to do: {st.advice}")
     for name, q in st.queries.items():
         lines.append(
             f"  {name}: batch {q.get('batch_id')}, {q.get('rows')} rows, "

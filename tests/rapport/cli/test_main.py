@@ -11,6 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from rapport.cli.main import main
+from rapport.cli.services import _describe_stream
+from rapport.settings import Settings
+from streaming.runner import BACKGROUND, StatusBoard, explain_failure, status_file
+from streaming.stream_service import StreamService
 
 pytestmark = pytest.mark.unit
 
@@ -126,3 +130,16 @@ def test_produce_without_a_broker_says_how_to_start_one(
     result = CliRunner().invoke(main, ["produce", "orders", "{}"])
     assert result.exit_code == 1
     assert "make up" in result.output
+
+
+def test_the_advice_outlives_the_stream_until_it_starts_again(tmp_path: Path) -> None:
+    """`rapport stream status` shows what to do after the failure that stopped the stream."""
+    settings = Settings(state_dir=tmp_path)
+    board = StatusBoard(status_file(settings, BACKGROUND))
+    advice = explain_failure("java.io.IOException: No space left on device")
+    board.set_state("failing", failed_query="bronze_events", advice=advice, error="...")
+    status = StreamService(settings).status()
+    assert (status.running, status.advice) == (False, advice)
+    assert f"  what to do: {advice}" in _describe_stream(status)
+    StatusBoard(status_file(settings, BACKGROUND)).set_state("starting")  # a new start
+    assert StreamService(settings).status().advice is None
