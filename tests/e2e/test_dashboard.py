@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,13 @@ from rapport.lakehouse.tables import ACTIVE_PERIODS, GOLD_SALES_BY_DAY
 from rapport.runtime.ports import free_port
 from rapport.settings import Settings
 from rapport.simulator.history import write_history
-from rapport.simulator.shop import ShopConfig
-from rapport.simulator.wire import ChaosConfig
+from rapport.simulator.shop import Shop, ShopConfig
+from rapport.simulator.wire import ChaosConfig, encode
 from serving.dashboard.app import QUALITY_WINDOW_DAYS
 from serving.dashboard.dashboard_service import DashboardService
 from serving.sql import query
 from tests.helpers.browser import ARTIFACTS, chromium
+from tests.helpers.streams import times
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.kafka]
 
@@ -55,12 +56,35 @@ def shop_day(isolated: Callable[..., Settings], schema_registry: Any, spark: Any
         1,
         actions_per_day=200,
     )
-    report = load_days(spark, settings, [today])
+    # The charts draw the last hour. The day's actions are spread over 24 hours, so which
+    # currencies that hour holds depended on the time of day (none in GBP from 15:18 UTC on):
+    # the shop's last half hour goes in too, whatever the time.
+    days = write_recent(Path(settings.landing), minutes=30)
+    report = load_days(spark, settings, sorted({today, *days}))
     assert report.refined is not None
     assert report.refined.valid_rows > 0
     # The quality panel draws ops.quality_results: one validation of today's gold.
     validate_days(spark, settings, GOLD_SALES_BY_DAY, [today])
     return settings
+
+
+def write_recent(landing: Path, minutes: int) -> set[date]:
+    """A second shop's events of the last `minutes`, as landing files; their days."""
+    # Seed 9's first 600 actions place orders in all three currencies (seed 8's in two).
+    shop = Shop(ShopConfig(seed=9, customers=120, run_tag="dash-now"), default_catalog())
+    start = datetime.now(UTC) - timedelta(minutes=minutes)
+    step_ms = minutes * 60_000 // 600
+    events = [e for _, e in zip(range(600), shop.events(times(start, step_ms)), strict=False)]
+    by_day: dict[date, list[bytes]] = {}
+    for event in events:
+        by_day.setdefault(event.time.date(), []).append(encode(event, {}))
+    for day, lines in by_day.items():
+        folder = landing / f"date={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "events-recent.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    currencies = {e.data["currency"] for e in events if e.contract.event_type == "OrderPlaced"}
+    assert currencies == {"EUR", "USD", "GBP"}, currencies  # the seed's choices, not the clock's
+    return set(by_day)
 
 
 @pytest.fixture
