@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
+from rapport.lakehouse.delta_insert import insert_absent, retry_conflicts
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import REFINE_QUERY
 from rapport.lakehouse.spark import hadoop_path, use_pool
@@ -417,19 +418,17 @@ class Refiner:
         dates: Sequence[str],
         date_column: str = "event_date",
     ) -> DataFrame | None:
-        """Append the rows whose key the table does not hold yet; returns them (persisted)."""
+        """Insert the rows whose key the table does not hold yet; returns them (persisted).
+
+        Safe beside other writers of the same days (the stream and a load): an insert-only
+        MERGE that Delta checks for conflicts, retried (`rapport.lakehouse.delta_insert`).
+        """
 
         if not dates:
             return None
-        existing = spark.read.format("delta").load(table.location(self.settings))
-        existing = existing.where(F.col(date_column).isin(*[F.lit(d).cast("date") for d in dates]))
-        # Materialised and cut from its plan: a cached plan that reads the table would be
-        # recomputed by Spark after the write below, and then find nothing new.
-        fresh = silver.absent_from(rows, existing, table.keys).localCheckpoint(eager=True)
-        self._written[table.qualified_name] = found = fresh.count()
-        if not found:
-            return fresh
-        self._txn(fresh.write.format("delta").mode("append")).save(table.location(self.settings))
+        location = table.location(self.settings)
+        fresh, inserted = insert_absent(spark, location, rows, table.keys, date_column, dates)
+        self._written[table.qualified_name] = inserted
         return fresh
 
     def _merge(
@@ -446,17 +445,19 @@ class Refiner:
         self._written[table.qualified_name] = found = changes.count()
         if not found:
             return changes
+        location = table.location(self.settings)
         on = " AND ".join(f"t.{k} = s.{k}" for k in table.keys)
-        merge = (
-            DeltaTable.forPath(spark, table.location(self.settings))
-            .alias("t")
-            .merge(changes.alias("s"), on)
-        )
-        if updates is None:
-            merge = merge.whenMatchedUpdateAll(condition=when)
-        else:
-            merge = merge.whenMatchedUpdate(condition=when, set=dict(updates))
-        merge.whenNotMatchedInsertAll().execute()
+
+        def upsert() -> None:
+            merge = DeltaTable.forPath(spark, location).alias("t").merge(changes.alias("s"), on)
+            if updates is None:
+                merge = merge.whenMatchedUpdateAll(condition=when)
+            else:
+                merge = merge.whenMatchedUpdate(condition=when, set=dict(updates))
+            merge.whenNotMatchedInsertAll().execute()
+
+        # The MERGE reads the table itself, so running it again after a conflict is exact.
+        retry_conflicts(location, upsert)
         return changes
 
     def _upsert_customers(self, spark: SparkSession, events: DataFrame) -> DataFrame | None:

@@ -131,11 +131,6 @@ def order_line_rows(events: DataFrame) -> DataFrame:
     ).select(*SILVER_ORDER_LINES.schema.fieldNames())
 
 
-def absent_from(rows: DataFrame, existing: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """The rows whose key is not in `existing` yet: deduplication against the table."""
-    return rows.join(existing.select(*keys), list(keys), "left_anti")
-
-
 def customer_changes(events: DataFrame) -> DataFrame:
     """One silver.customers candidate row per customer: the newest profile in these events.
 
