@@ -281,16 +281,18 @@ def test_bad_sql_is_a_clear_error(
     assert "does not parse" in out.stderr
 
 
-def test_run_stops_everything_on_ctrl_c(
+def test_run_stops_everything_on_ctrl_c_even_when_its_output_pipe_is_gone(
     make_settings: SettingsFactory, child_env: Callable[[Settings], dict[str, str]]
 ) -> None:
+    """`make run | tee log`, then Ctrl-C: tee dies first, and the shutdown must still stop
+    every service. (The stop messages are `rapport down`'s, checked in the test above.)"""
     settings = make_settings("e2e-run")
     env = child_env(settings)
     proc = subprocess.Popen(
         [str(rapport_bin()), "run"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     lines: list[str] = []
@@ -307,39 +309,6 @@ def test_run_stops_everything_on_ctrl_c(
         assert settings.lakehouse in text
         assert settings.registry.url in text
         assert port_open(settings.kafka.broker_port)
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            rapport(env, "down")
-    assert proc.returncode == 0, rest
-    assert "stream: stopped" in rest
-    assert "Kafka: stopped" in rest
-    assert not port_open(settings.kafka.broker_port)
-    status = rapport(env, "status")
-    assert "kafka    stopped" in status.stdout
-    assert "stream   stopped" in status.stdout
-
-
-def test_run_still_stops_everything_when_its_output_pipe_is_gone(
-    make_settings: SettingsFactory, child_env: Callable[[Settings], dict[str, str]]
-) -> None:
-    """`make run | tee log` then Ctrl-C: tee dies first; the shutdown must still complete."""
-    settings = make_settings("e2e-pipe")
-    env = child_env(settings)
-    proc = subprocess.Popen(
-        [str(rapport_bin()), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Press Ctrl-C" in line:
-                break
         proc.stdout.close()  # the reader is gone: every later write hits a broken pipe
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=180)
