@@ -195,11 +195,17 @@ def daily_billing(
 
 
 def read_days(
-    spark: SparkSession, settings: Settings, table: TableDef, days: Sequence[date]
+    spark: SparkSession,
+    settings: Settings,
+    table: TableDef,
+    days: Sequence[date],
+    version: int | None = None,
 ) -> DataFrame:
-    """The rows of `table` in these event days (partition pruning)."""
-    frame = spark.read.format("delta").load(table.location(settings))
-    return frame.where(days_predicate(days))
+    """The rows of `table` in these event days (partition pruning), at `version` if given."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(table.location(settings)).where(days_predicate(days))
 
 
 def read_all(spark: SparkSession, settings: Settings, table: TableDef) -> DataFrame:
@@ -212,19 +218,25 @@ def replace_days(
     rows: DataFrame,
     days: Sequence[date],
     column: str = "event_date",
+    expected_version: int | None = None,
 ) -> int:
     """Replace the table's rows of exactly these days with `rows`; returns the rows written.
 
     replaceWhere makes the write idempotent: a rerun replaces the same days with the same
     figures. Rows outside `days` are refused by Delta, so a bug cannot touch other days.
+    `expected_version` (a stream gold table only): fail rather than overwrite a commit made
+    since the version `rows` were compared with.
     """
     if writer_engine(table.qualified_name) == "delta-rs":
         # A stream gold table (reconciliation's correction): written by its one engine.
         from rapport.lakehouse import delta_rs
 
         arrow = rows.toArrow()
-        delta_rs.replace(settings, table, arrow, None, days_predicate(days, column))
+        predicate = days_predicate(days, column)
+        delta_rs.replace(settings, table, arrow, None, predicate, expected_version)
         return int(arrow.num_rows)
+    if expected_version is not None:
+        raise ValueError(f"{table.qualified_name} is written by Spark: no expected_version")
     rows = rows.localCheckpoint(eager=True)
     written = rows.count()
     (

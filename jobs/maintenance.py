@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from rapport.lakehouse.delta_insert import retry_conflicts
 from rapport.lakehouse.ownership import writer_engine
 from rapport.lakehouse.tables import TABLES, TableDef
 from rapport.settings import Settings
@@ -101,9 +102,9 @@ def compact(
 ) -> list[CompactionResult]:
     """Rewrite each table's small files into large ones, so reads open fewer files.
 
-    It changes no data, and the stream's appends never conflict with it. A MERGE (silver
-    upserts, gold) committing the same files meanwhile does: one of the two then fails with
-    a concurrent-modification error, and is safe to retry.
+    It changes no data, and the stream's appends never conflict with it. A MERGE (silver's
+    writes) committing the same files meanwhile does: whichever of the two commits second
+    fails with a conflict, and runs again (`retry_conflicts`).
     """
     results = []
     for table, delta_table in _existing(spark, settings, tables):
@@ -111,7 +112,11 @@ def compact(
         if writer_engine(table.qualified_name) == "delta-rs":
             results.append(_compact_with_delta_rs(settings, table, started))
             continue
-        metrics = delta_table.optimize().executeCompaction().select("metrics.*").collect()
+        compaction = delta_table.optimize()
+        metrics = retry_conflicts(
+            table.qualified_name,
+            lambda: compaction.executeCompaction().select("metrics.*").collect(),  # noqa: B023
+        )
         results.append(
             CompactionResult(
                 table=table.qualified_name,

@@ -21,11 +21,14 @@ from pyspark.sql import functions as F
 
 from jobs.daily import read_days, replace_days
 from jobs.history import end_of
+from rapport.lakehouse.delta_rs import StaleSnapshotError, open_table
+from rapport.lakehouse.ownership import GOLD_QUERY, REFINE_QUERY
 from rapport.lakehouse.tables import (
     GOLD_ORDERS_PER_MINUTE,
     GOLD_SALES_BY_DAY,
     GOLD_SIGNUPS_PER_HOUR,
     OPS_RECONCILIATION,
+    OPS_STREAM_BATCHES,
     SILVER_CUSTOMER_ACTIVITY,
     SILVER_INVOICES,
     SILVER_ORDER_UPDATES,
@@ -47,6 +50,12 @@ FIGURES = tuple(
     if f.name not in (*GOLD_SALES_BY_DAY.keys, "complete_up_to", "updated_at")
 )
 
+#: The newest ops.stream_batches rows searched for each query's last position.
+POSITION_ROWS = 500
+
+#: Kafka offsets processed, by (topic, partition).
+Positions = dict[tuple[str, int], int]
+
 #: What a comparison is keyed by: a day, and the currency where the table keeps one.
 Group = tuple[date, str | None]
 
@@ -56,6 +65,8 @@ class Reconciliation:
     checked: int = 0
     differences: list[str] = field(default_factory=list)
     corrected_days: list[str] = field(default_factory=list)
+    #: Days that differed while the stream was writing: recorded, left for the next run.
+    deferred: list[str] = field(default_factory=list)
 
 
 def _number(value: Any) -> Decimal | None:
@@ -158,11 +169,61 @@ def _day_totals(
     }
 
 
+def stream_positions(spark: SparkSession, settings: Settings) -> dict[str, Positions]:
+    """Where the gold and refine queries last were in Kafka, by query (ops.stream_batches):
+    the offset each had processed per (topic, partition)."""
+    from streaming.metrics import query_of
+
+    newest = (
+        spark.read.format("delta")
+        .load(OPS_STREAM_BATCHES.location(settings))
+        .orderBy(F.col("finished_at").desc())
+        .select("app_id", "kafka_lag")
+        .limit(POSITION_ROWS)
+        .collect()
+    )
+    found: dict[str, Positions] = {}
+    for row in newest:
+        query = query_of(row["app_id"])
+        if query in (GOLD_QUERY, REFINE_QUERY) and query not in found:
+            found[query] = {
+                (lag["topic"], lag["partition"]): lag["processed_offset"]
+                for lag in row["kafka_lag"]
+                if lag["processed_offset"] is not None
+            }
+    return found
+
+
+def unlevel(positions: dict[str, Positions]) -> str | None:
+    """Why silver may not hold exactly what gold counted, or None when it does.
+
+    Gold counts what the gold query read from Kafka; silver what the refine query has
+    refined. Only where both have processed the same records can a difference be gold's
+    fault. No gold query at all (history loads only) is level.
+    """
+    if GOLD_QUERY not in positions:
+        return None
+    if positions.get(REFINE_QUERY) != positions[GOLD_QUERY]:
+        return "the refine query was not where the gold query was"
+    return None
+
+
 def reconcile_days(spark: SparkSession, settings: Settings, days: Sequence[date]) -> Reconciliation:
-    """Compare and correct the stream's gold for these days; record every comparison."""
+    """Compare and correct the stream's gold for these days; record every comparison.
+
+    A correction replaces gold's rows of a day with silver's recomputation, so it is made
+    only when that cannot undo the stream's work: silver level with gold (`unlevel`) before
+    and after the comparison, with no stream batch in between, and gold still at the version
+    compared (`delta_rs.StaleSnapshotError` otherwise). A difference found while the stream
+    was writing is recorded, not corrected (`Reconciliation.deferred`); the next run checks
+    again.
+    """
+
+    before = stream_positions(spark, settings)
+    versions = {c.table.qualified_name: open_table(settings, c.table).version() for c in CHECKS}
 
     def read(table: TableDef) -> DataFrame:
-        return read_days(spark, settings, table, days)
+        return read_days(spark, settings, table, days, versions.get(table.qualified_name))
 
     result = Reconciliation()
     checked_at = datetime.now(UTC)
@@ -184,11 +245,24 @@ def reconcile_days(spark: SparkSession, settings: Settings, days: Sequence[date]
             if not r["matches"]
         ]
         if wrong_days:
+            after = stream_positions(spark, settings)
+            why = unlevel(before) or (
+                "the stream processed a batch meanwhile" if after != before else None
+            )
             fixed = recomputed.where(
                 recomputed.event_date.isin(*[d.isoformat() for d in wrong_days])
             )
-            replace_days(settings, check.table, fixed, wrong_days)
-            result.corrected_days += [f"{check.table.name} {d}" for d in wrong_days]
+            if why is None:
+                try:
+                    replace_days(settings, check.table, fixed, wrong_days,
+                                 expected_version=versions[check.table.qualified_name])  # fmt: skip
+                except StaleSnapshotError:
+                    why = "gold changed meanwhile"
+            if why is None:
+                result.corrected_days += [f"{check.table.name} {d}" for d in wrong_days]
+            else:
+                result.deferred += [f"{check.table.name} {d} ({why})" for d in wrong_days]
+                wrong_days = []
         for r in rows:
             r["corrected"] = r["event_date"] in wrong_days
             r["checked_at"] = checked_at

@@ -210,15 +210,19 @@ def reconciliation(partitions: dg.PartitionsDefinition, slas: Slas | None) -> dg
         result = reconcile_days(rapport.spark(), rapport.settings(), partition_days(context))
         if result.differences:
             context.log.warning(
-                "gold differed from silver on %s figure(s) (%s); corrected",
+                "gold differed from silver on %s figure(s) (%s); corrected: %s; left for the "
+                "next run, as the stream was writing: %s",
                 len(result.differences),
                 "; ".join(result.differences[:5]),
+                ", ".join(result.corrected_days) or "none",
+                ", ".join(result.deferred) or "none",
             )
         return dg.MaterializeResult(
             metadata={
                 "figures_checked": result.checked,
                 "differences": len(result.differences),
                 "corrected_days": ", ".join(result.corrected_days) or "-",
+                "deferred_days": ", ".join(result.deferred) or "-",
                 "examples": "; ".join(result.differences[:5]) or "-",
             }
         )

@@ -58,6 +58,10 @@ def open_table(settings: Settings, table: TableDef) -> DeltaTable:
     return DeltaTable(delta_uri(table.location(settings)))
 
 
+class StaleSnapshotError(RuntimeError):
+    """The table moved past the version a write was computed from (see `replace`)."""
+
+
 def committed(delta: DeltaTable, txn: Txn) -> bool:
     """Whether `txn` (or a later version of its app) is already in the table."""
     done = delta.transaction_version(txn.app_id)
@@ -90,10 +94,13 @@ def _once(
     table: TableDef,
     txn: Txn | None,
     commit: Callable[[DeltaTable, Any], None],
+    expected_version: int | None = None,
 ) -> bool:
     """Open the table, skip if `txn` is already in it, else `commit(table, properties)`.
 
-    Retried on a lost commit race; False when the txn was already committed.
+    Retried on a lost commit race; False when the txn was already committed. With an
+    `expected_version`, never retried: StaleSnapshotError unless the commit lands right
+    after that version.
     """
 
     uri = delta_uri(table.location(settings))
@@ -104,11 +111,20 @@ def _once(
         delta = _snapshot(uri)
         if txn is not None and committed(delta, txn):
             return False
+        if expected_version is not None and delta.version() != expected_version:
+            raise StaleSnapshotError(f"{table.qualified_name} is past version {expected_version}")
         commit(delta, _properties(txn) if txn is not None else None)
         return True
 
     with lock:  # a kept snapshot is one writer's at a time
-        return _with_retries(settings, table, write)
+        if expected_version is None:
+            return _with_retries(settings, table, write)
+        from deltalake.exceptions import CommitFailedError
+
+        try:
+            return write()
+        except CommitFailedError as lost:
+            raise StaleSnapshotError(f"{table.qualified_name}: {lost}") from lost
 
 
 #: Per table: the snapshot this process last wrote through, with the identity (version,
@@ -200,11 +216,14 @@ def replace(
     rows: pa.Table,
     txn: Txn | None,
     predicate: str | None = None,
+    expected_version: int | None = None,
 ) -> bool:
     """Replace the rows matching `predicate` (all of them when None) with `rows`.
 
     Every new row must match the predicate. With a `txn`, at most once per txn; without one
     (a batch job's replace of whole days) every call writes, which is idempotent anyway.
+    Rows computed from the table itself pass the `expected_version` they read: a commit by
+    another writer since then raises StaleSnapshotError instead of being overwritten.
     """
     from deltalake import write_deltalake
 
@@ -212,7 +231,7 @@ def replace(
         write_deltalake(delta, rows.cast(arrow_schema(table)), mode="overwrite",
                         predicate=predicate, commit_properties=properties)  # fmt: skip
 
-    return _once(settings, table, txn, commit)
+    return _once(settings, table, txn, commit, expected_version)
 
 
 def read(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.reconcile import CHECKS, FIGURES, Group, compare
+from jobs.reconcile import CHECKS, FIGURES, Group, compare, unlevel
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +72,23 @@ def test_money_tables_are_checked_per_currency() -> None:
         "signups_per_hour": False,
     }
     assert "currency" not in FIGURES
+
+
+GOLD, REFINE = "gold_events", "refine_events"
+AT = {("t.orders", 0): 120, ("t.orders", 1): 80}
+
+
+def test_silver_is_level_when_refine_is_where_gold_is_or_no_stream_ran() -> None:
+    assert unlevel({}) is None  # history loads only: nothing to wait for
+    assert unlevel({GOLD: AT, REFINE: dict(AT)}) is None
+
+
+@pytest.mark.parametrize(
+    "refine",
+    [None, {("t.orders", 0): 120, ("t.orders", 1): 79}, {("t.orders", 0): 120}],
+    ids=["no refine batch", "one partition behind", "a partition never refined"],
+)
+def test_silver_behind_gold_is_not_level(refine: dict[tuple[str, int], int] | None) -> None:
+    """A correction then would replace gold's counts with an incomplete silver's."""
+    positions = {GOLD: AT} if refine is None else {GOLD: AT, REFINE: refine}
+    assert unlevel(positions) == "the refine query was not where the gold query was"
