@@ -152,7 +152,7 @@ class Refiner:
 
         self.app_id = check_checkpoint(spark, self.settings)
         ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
-        self.max_event_time = self._stream_newest(spark)
+        self.max_event_time = self._stream_newest(spark, ops)
         if self.app_id is not None:
             last = (
                 ops.where(F.col("app_id") == self.app_id)
@@ -164,9 +164,10 @@ class Refiner:
                 if lag["processed_offset"] is not None:
                     self.processed[(lag["topic"], lag["partition"])] = lag["processed_offset"]
 
-    def _stream_newest(self, spark: SparkSession) -> datetime | None:
-        """The newest event time the stream has seen (ops.stream_batches)."""
-        ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
+    def _stream_newest(self, spark: SparkSession, ops: DataFrame | None = None) -> datetime | None:
+        """The newest event time the stream has seen (ops.stream_batches, if not given)."""
+        if ops is None:
+            ops = spark.read.format("delta").load(OPS_STREAM_BATCHES.location(self.settings))
         newest = ops.agg(F.unix_micros(F.max("max_event_time")).alias("t")).first()
         return _utc(newest["t"] if newest else None)
 

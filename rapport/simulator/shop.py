@@ -44,6 +44,9 @@ class ShopConfig:
     v2_share: float = 0.0
     #: Prefix of entity ids, so two simulator runs into one Kafka never share an order id.
     run_tag: str = ""
+    #: Number of the first SKU: two shops writing one ledger own different stock items, as
+    #: one inventory service owns each item (their sequence numbers would clash otherwise).
+    first_sku: int = 10000
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class Shop:
         self.rng = random.Random(self.config.seed)
         self.products = [
             Product(
-                sku=f"SKU-{10000 + i:05d}",
+                sku=f"SKU-{self.config.first_sku + i:05d}",
                 category=self.rng.choice(CATEGORIES),
                 price=(Decimal(self.rng.randrange(199, 29999)) / 100).quantize(CENT),
                 reorder_point=self.rng.randrange(5, 40),
@@ -173,7 +176,7 @@ class Shop:
     def _adjust(
         self, sku: str, warehouse: str, reason: str, delta: int, at: datetime, order_id: str = ""
     ) -> None:
-        product = self.products[int(sku[4:]) - 10000]
+        product = self.products[int(sku[4:]) - self.config.first_sku]
         stock = self.stock.setdefault((sku, warehouse), _Stock(on_hand=0))
         stock.on_hand += delta
         stock.sequence += 1

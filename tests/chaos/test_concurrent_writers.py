@@ -42,9 +42,11 @@ from tests.helpers.chaos import Report, scale
 from tests.helpers.ledger_checks import assert_tables_match, rows, tally
 from tests.helpers.streams import START, produce_paced, shop_records
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark, pytest.mark.chaos]
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark, pytest.mark.chaos,
+              pytest.mark.full_chaos]  # fmt: skip
 
-LIVE_ACTIONS, LIVE_RATE = scale(1200, 6000), scale(20, 40)  # records per second
+#: Live records per second: sent for about as long as the backfill runs.
+LIVE_ACTIONS, LIVE_RATE = scale(1200, 6000), scale(6, 15)
 HISTORY_DAYS, HISTORY_ACTIONS = 4, scale(100, 500)  # the last two are the live days
 
 
@@ -102,7 +104,7 @@ def test_stream_backfill_and_compaction_at_once_keep_every_event_once(
     last = first + timedelta(days=HISTORY_DAYS - 1)
     assert last == live_days[-1], (first, last, live_days)
     write_history(Path(settings.landing), default_catalog(),
-                  ShopConfig(seed=62, customers=150, run_tag="hist"),
+                  ShopConfig(seed=62, customers=150, run_tag="hist", first_sku=20000),
                   ChaosConfig(duplicates=0.03, out_of_order=0.03, malformed=0.01),
                   first, HISTORY_DAYS, actions_per_day=HISTORY_ACTIONS, ledger=ledger)  # fmt: skip
 
