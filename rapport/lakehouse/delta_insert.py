@@ -67,7 +67,8 @@ def insert_absent(
     """Insert the rows of these days whose key the table lacks; returns them (persisted,
     cut from their plan) and how many."""
     days = _day_filter(date_column, dates)
-    for attempt in range(1, CONFLICT_RETRIES + 1):
+
+    def attempt() -> tuple[DataFrame, int]:
         before = _version(spark, location)
         existing = spark.read.format("delta").option("versionAsOf", before).load(location)
         # Materialised and cut from its plan: a plan that reads the table would be computed
@@ -78,23 +79,19 @@ def insert_absent(
             return fresh, 0
         try:
             inserted = _merge_insert(spark, location, fresh, keys, date_column, dates)
-        except CONFLICTS as conflict:
+        except CONFLICTS:
             fresh.unpersist()
-            reason = str(conflict).splitlines()[0][:200]
-            log.info("%s: %s; attempt %d of %d", location, reason, attempt, CONFLICT_RETRIES)
-            continue
+            raise
         if inserted != found:
             fresh = _rows_inserted_by(spark, location, fresh, days, keys, before, inserted)
         return fresh, inserted
-    raise WriteConflictError(
-        f"{location}: {CONFLICT_RETRIES} write conflicts in a row with other writers of the "
-        "same days; the batch fails and runs again"
-    )
+
+    return retry_conflicts(location, attempt)
 
 
 def retry_conflicts(location: str, write: Callable[[], T]) -> T:
-    """Run a self-contained Delta write (a MERGE that reads the table itself) again after a
-    conflict with another writer's commit."""
+    """Run a Delta write that reads what it needs itself again after a conflict with
+    another writer's commit."""
     for attempt in range(1, CONFLICT_RETRIES + 1):
         try:
             return write()
