@@ -15,10 +15,11 @@ The other gold tables are the hot query's (`streaming.hot`), straight from Kafka
 (`Refiner.load`: the history load, a quarantine replay) has no hot query beside it, so it
 merges the gold increments of the rows that were new to silver itself.
 
-Exactly once: every append carries Delta's idempotent-write options (txnAppId = the query's
-id, txnVersion = the batch id), so a batch replayed after a crash skips the tables it had
-already committed; the appends deduplicate by key and the MERGEs apply only newer changes, so
-even a full replay from bronze changes nothing. The app id is the streaming query's id, which
+Exactly once: silver's inserts are insert-only MERGEs on the table's keys
+(`rapport.lakehouse.delta_insert`), so a batch replayed after a crash inserts nothing it had
+committed, and the upserts apply only newer changes; the other writes carry Delta's
+idempotent-write options (txnAppId = the query's id, txnVersion = the batch id). Even a full
+replay from bronze changes nothing. The app id is the streaming query's id, which
 lives in the checkpoint: a new checkpoint gets a new id, and a checkpoint older than the
 tables is refused (`check_checkpoint`).
 """
