@@ -51,6 +51,15 @@ storage:
 run_retries:
   enabled: true
   max_retries: {settings.dagster.max_run_retries}
+# The daemon watches the runs: one stuck STARTING (its worker never came up) is failed, and
+# so retried above; one STARTED for longer than any run should take is stopped. The local
+# run launcher cannot resume a run, hence no resume attempts.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: {settings.dagster.run_start_timeout_s}
+  max_runtime_seconds: {settings.dagster.max_run_runtime_s}
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
 # Each run starts its own Spark driver: on a small machine, a few at a time (the rest queue).
 run_queue:
   max_concurrent_runs: {settings.dagster.max_concurrent_runs}

@@ -353,6 +353,13 @@ class DagsterSettings(BaseModel):
     #: the minute's stream observation (no JVM) run beside a long backfill on 2 cores.
     max_concurrent_runs: int = Field(default=2, ge=1)
     start_timeout_s: float = Field(default=120.0, gt=0)
+    #: Run monitoring (the daemon): a run still STARTING after this long (its worker never
+    #: came up, e.g. the daemon died as it launched it) is failed, and so retried.
+    run_start_timeout_s: int = Field(default=180, gt=0)
+    #: ... and a run STARTED this long ago is stopped: a worker that died without a word
+    #: (SIGKILL, a lost machine) leaves its run STARTED, and the local run launcher cannot
+    #: ask it; this bounds how long such a run holds its queue slot. A backfill of years fits.
+    max_run_runtime_s: int = Field(default=6 * 3600, gt=0)
 
     @property
     def url(self) -> str:
