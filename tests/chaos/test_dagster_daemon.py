@@ -33,6 +33,7 @@ from rapport.runtime.ports import free_port
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from rapport.simulator.history import write_history
+from rapport.simulator.ledger import Ledger
 from rapport.simulator.shop import ShopConfig
 from rapport.simulator.wire import ChaosConfig
 from tests.helpers.chaos import Report, scale
@@ -43,9 +44,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark, pytest.mark
 
 DAYS = 30
 ACTIONS_PER_DAY = scale(20, 40)
-#: `dagster dev`'s children: what this scenario kills.
-DAEMON = "dagster._daemon"
-CODE_SERVER = ("code-server", "api grpc")
+#: `dagster dev`'s children that this scenario kills, by their module and command (the
+#: webserver's and the run workers' command lines name neither).
+DAEMON = ("dagster._daemon",)
+CODE_SERVER = (("dagster", "code-server"), ("dagster", "api", "grpc"))
+
+
+def _runs(argv: list[str], command: tuple[str, ...]) -> bool:
+    """Whether `argv` is `python -m <command...>`."""
+    if "-m" not in argv:
+        return False
+    at = argv.index("-m") + 1
+    return tuple(argv[at : at + len(command)]) == command
 
 
 def dagster_children(service: DagsterService) -> dict[str, list[int]]:
@@ -55,12 +65,12 @@ def dagster_children(service: DagsterService) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {"daemon": [], "code server": []}
     for child in psutil.Process(pid).children(recursive=True):
         try:
-            cmdline = " ".join(child.cmdline())
+            argv = child.cmdline()
         except psutil.NoSuchProcess:
             continue
-        if DAEMON in cmdline:
+        if _runs(argv, DAEMON):
             found["daemon"].append(child.pid)
-        elif any(marker in cmdline for marker in CODE_SERVER) and "execute_run" not in cmdline:
+        elif any(_runs(argv, command) for command in CODE_SERVER):
             found["code server"].append(child.pid)
     return found
 
@@ -105,10 +115,11 @@ def test_a_backfill_survives_its_daemon_and_code_server_killed(
     )
     today = datetime.now(UTC).date()
     first, last = today - timedelta(days=DAYS + 1), today - timedelta(days=2)
-    ledger = write_history(Path(settings.landing), default_catalog(),
-                           ShopConfig(seed=71, customers=120, run_tag="daemon"),
-                           ChaosConfig(duplicates=0.03, out_of_order=0.03, malformed=0.01),
-                           first, DAYS, actions_per_day=ACTIONS_PER_DAY)  # fmt: skip
+    ledger = Ledger()  # keeps every line: gold.active_customers is checked against it
+    write_history(Path(settings.landing), default_catalog(),
+                  ShopConfig(seed=71, customers=120, run_tag="daemon"),
+                  ChaosConfig(duplicates=0.03, out_of_order=0.03, malformed=0.01),
+                  first, DAYS, actions_per_day=ACTIONS_PER_DAY, ledger=ledger)  # fmt: skip
     seed = int(os.environ.get("RAPPORT_KILL_SEED", time.time_ns() % 10_000))
     rng = random.Random(seed)
     print(f"kill points drawn with RAPPORT_KILL_SEED={seed}")
