@@ -361,11 +361,11 @@ def test_a_stalled_stream_alerts_past_its_sla_and_recovers_when_it_resumes(
         assert notice["subject"] == key.removeprefix("sla:"), notice
 
     # 4. The stream resumes, catches up, and each incident closes with one recovery notice.
-    restarted = datetime.now(UTC)
+    resumed = datetime.now(UTC)
     freeze(stream, signal.SIGCONT)
     log("stream resumed")
     recoveries = arrivals.wait_for(
-        set(sla_of), "recovered", deadline=restarted + timedelta(seconds=RECOVERY_WITHIN_S)
+        set(sla_of), "recovered", deadline=resumed + timedelta(seconds=RECOVERY_WITHIN_S)
     )
     log(f"recovered: {sorted(recoveries)}")
     assert set(recoveries) == set(sla_of), (
@@ -373,7 +373,7 @@ def test_a_stalled_stream_alerts_past_its_sla_and_recovers_when_it_resumes(
         f"{RECOVERY_WITHIN_S} s of the resume; got {webhook.received}"
     )
     for key, (notice, seen) in recoveries.items():
-        assert seen > restarted, f"{key} recovered at {seen}, before the stream resumed"
+        assert seen > resumed, f"{key} recovered at {seen}, before the stream resumed"
         assert notice["since"] == breaches[key][0]["since"], (notice, breaches[key][0])
     for key in sla_of:
         sent = sla_notices(webhook, key=key, status="breach")
