@@ -59,6 +59,9 @@ def validate_days(
     day); the lines of an order sum are read for the same days (one event holds both).
     """
     day_partitioned = bool(days) and DAY_COLUMN in target.schema.fieldNames()
+    # The checked rows first, the related ones after: writers commit a parent before its
+    # parts (an order before its lines), so every line read here finds its order read later.
+    rows = _rows(spark, settings, target, days)
     related: dict[str, DataFrame] = {}
     for rule in rules_for(target):
         if rule.other_table is None:
@@ -72,10 +75,11 @@ def validate_days(
             )
     result = validate(
         target,
-        _rows(spark, settings, target, days),
+        rows,
         partition=partition_label(days) if day_partitioned else "all",
         related=related,
         examples=settings.quality.examples_per_check,
+        lines_in_flight_s=settings.quality.lines_in_flight_s,
     )
     record(spark, settings, result, run_id=run_id)
     return result

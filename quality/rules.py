@@ -227,7 +227,11 @@ CROSS_TABLE_RULES: tuple[Rule, ...] = (
         name="total_equals_sum_of_lines",
         kind="equals_sum",
         columns=("event_id", "total"),
-        description="an order's `total` equals the sum of its lines' `line_amount`",
+        description=(
+            "an order's `total` equals the sum of its lines' `line_amount` (an order without "
+            "lines fails once `quality.lines_in_flight_s` has passed since its ingest_time: "
+            "its lines commit after it)"
+        ),
         origin="rule: OrderPlaced.total is the sum of quantity x unit price",
         other_table=SILVER_ORDER_LINES.qualified_name,
         other_columns=("event_id", "line_amount"),

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from quality.relations import VIOLATION, is_spark, relation_frame
@@ -183,12 +183,17 @@ def validate(
     related: dict[str, Any] | None = None,
     examples: int = 5,
     now: datetime | None = None,
+    lines_in_flight_s: float = 0.0,
 ) -> Validation:
     """Run every rule of `table` on `frame` (Spark or pandas).
 
     `related` maps the other tables of its cross-table rules to their frames; a rule whose
-    other table is not given fails with an error rather than passing unseen.
+    other table is not given fails with an error rather than passing unseen. A parent row
+    ingested less than `lines_in_flight_s` before `now` is not failed for lacking its parts
+    (`relation_frame`): they commit after it.
     """
+    now = now or datetime.now(UTC)
+    in_flight_since = now - timedelta(seconds=lines_in_flight_s) if lines_in_flight_s else None
     rules = list(rules_for(table))
     related = related or {}
     spark = is_spark(frame)
@@ -207,7 +212,7 @@ def validate(
                     )
                 )
                 continue
-            relation = relation_frame(rule, frame, related[rule.other_table])
+            relation = relation_frame(rule, frame, related[rule.other_table], in_flight_since)
             checks += _run_suite(relation, [rule], f"{suite_name(table)}.{rule.name}", examples)
     finally:
         if spark:
@@ -217,5 +222,5 @@ def validate(
         partition=partition,
         suite=suite_name(table),
         checks=tuple(checks),
-        validated_at=now or datetime.now(UTC),
+        validated_at=now,
     )

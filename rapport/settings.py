@@ -417,6 +417,11 @@ class QualitySettings(BaseModel):
     alert_interval_s: int = Field(default=15, ge=5)
     #: Failing rows shown per check, in Dagster and in ops.quality_results.
     examples_per_check: int = Field(default=5, ge=0, le=100)
+    #: How long an order may wait for its lines: silver commits an event's order before its
+    #: lines (two tables, two commits), so an order written in the last few seconds can be
+    #: seen without them. An order with no lines fails `total_equals_sum_of_lines` once its
+    #: `ingest_time` is older than this; an order with lines is judged at once.
+    lines_in_flight_s: float = Field(default=600.0, ge=0)
     #: Days of the stream's partitions the unpartitioned quality job validates (today and
     #: the days before), when no partition range is given.
     stream_check_days: int = Field(default=2, ge=1)

@@ -311,14 +311,13 @@ class Refiner:
             .collect()
         ]
 
-        # Phase 1: every silver table and the quarantine, in parallel (independent commits).
+        # Phase 1: every silver table and the quarantine, in parallel (independent commits),
+        # but silver.order_lines: an order commits before its lines (phase 2), so a reader
+        # that sees a line finds its order (quality's line_belongs_to_order).
         present = {r[0] for r in events.select("event_type").distinct().collect()}
         jobs: dict[str, Callable[[], DataFrame | None]] = {
             BRONZE_QUARANTINE.qualified_name: lambda: self._append_new(
                 spark, BRONZE_QUARANTINE, quarantine_rows(verdicts), kafka_dates, "kafka_date"
-            ),
-            SILVER_ORDER_LINES.qualified_name: lambda: self._append_new(
-                spark, SILVER_ORDER_LINES, silver.order_line_rows(events), dates
             ),
             SILVER_CUSTOMERS.qualified_name: lambda: self._upsert_customers(spark, events),
             SILVER_INVENTORY.qualified_name: lambda: self._upsert_inventory(spark, events),
@@ -335,11 +334,15 @@ class Refiner:
                 report.rows_written.get(t.qualified_name, 0) for t in EVENT_TABLES
             )
 
-            # Phase 2: late events and the gold the hot query does not keep. In a batch load
-            # (history, quarantine replay) the rows new to silver are new to gold as well, so
-            # their increments are merged too; the stream's gold comes from `streaming.hot`.
+            # Phase 2: order lines, late events and the gold the hot query does not keep. In a
+            # batch load (history, quarantine replay) the rows new to silver are new to gold as
+            # well, so their increments are merged too; the stream's gold comes from
+            # `streaming.hot`.
             stamp = report.watermark
             phase2: dict[str, Callable[[], DataFrame | None]] = {
+                SILVER_ORDER_LINES.qualified_name: lambda: self._append_new(
+                    spark, SILVER_ORDER_LINES, silver.order_line_rows(events), dates
+                ),
                 OPS_LATE_EVENTS.qualified_name: lambda: self._record_late(
                     spark, events, fresh, watermark, dates
                 ),

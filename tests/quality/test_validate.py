@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -143,3 +143,36 @@ def test_spark_gives_the_same_verdicts_as_pandas(spark: Any) -> None:
         "line_amount_not_negative": (1, ["-5.00"]),
         "unit_price_not_negative": (1, ["-2.50"]),
     }
+    waiting = _in_flight_verdicts(
+        frame(SILVER_ORDERS, IN_FLIGHT_ORDERS), frame(SILVER_ORDER_LINES, IN_FLIGHT_LINES)
+    )
+    assert waiting == IN_FLIGHT_EXPECTED
+
+
+def _in_flight_verdicts(orders: Any, lines: Any) -> dict[str, Any]:
+    """`total_equals_sum_of_lines` five minutes after AT: in flight, and long after."""
+    verdicts = {}
+    for label, now in (("in flight", AT + timedelta(minutes=5)), ("late", AT + timedelta(hours=1))):
+        result = validate(SILVER_ORDERS, orders, related={"silver.order_lines": lines},
+                          now=now.replace(tzinfo=UTC), lines_in_flight_s=600)  # fmt: skip
+        verdicts[label] = _failures(result).get("total_equals_sum_of_lines")
+    return verdicts
+
+
+#: An order whose lines have not landed, and one whose lines do not add up.
+IN_FLIGHT_ORDERS = [_order("waits"), _order("wrong", total=Decimal("30.00"))]
+IN_FLIGHT_LINES = [_line("wrong")]
+#: Lines still on their way are no violation within the window; a wrong sum is at once.
+IN_FLIGHT_EXPECTED = {
+    "in flight": (1, ["event_id=wrong total=30.00 lines=20.00"]),
+    "late": (
+        2,
+        ["event_id=waits total=20.00 lines=none", "event_id=wrong total=30.00 lines=20.00"],
+    ),
+}
+
+
+@pytest.mark.unit
+def test_an_order_may_wait_for_its_lines_within_the_in_flight_window() -> None:
+    verdicts = _in_flight_verdicts(pd.DataFrame(IN_FLIGHT_ORDERS), pd.DataFrame(IN_FLIGHT_LINES))
+    assert verdicts == IN_FLIGHT_EXPECTED
