@@ -144,9 +144,14 @@ def classify(
             f"schema_mismatch: schema id {schema_id} is {resolved.subject}, not {doc['type']}", doc
         )
     data = doc.get("data")
-    if not is_valid(resolved.schema, data):
-        problems = "; ".join(violations(resolved.schema, data)[:5])
-        return _rejected(f"invalid_payload: {problems}", doc)
+    try:
+        if not is_valid(resolved.schema, data):
+            problems = "; ".join(violations(resolved.schema, data)[:5])
+            return _rejected(f"invalid_payload: {problems}", doc)
+    except RecursionError:
+        # orjson reads 1,024 levels; describing a wrong value that deep (its repr) can take
+        # more stack than a Spark worker's Python has left: still a verdict, never a crash.
+        return _rejected("invalid_payload: nested too deeply to check", doc)
     return Classification(
         True,
         event_id=doc["id"],

@@ -101,3 +101,24 @@ def test_a_time_within_the_bound_ahead_and_a_late_one_are_accepted() -> None:
         # Spark hands the broker's timestamp over as naive UTC; both spellings are one time.
         for received in (RECEIVED_AT, RECEIVED_AT.astimezone(UTC).replace(tzinfo=None)):
             assert classify(stamped, RESOLVER, BOUNDS, received).valid
+
+
+def test_nesting_too_deep_to_describe_is_a_verdict_not_a_crash() -> None:
+    """`make chaos` found it: in a Spark worker, whose stack is already deep, describing a
+    wrong value nested 1,000 levels ran out of recursion and failed the whole batch."""
+    import inspect
+    import sys
+
+    event = valid_records()[0]
+    field = next(iter(orjson.loads(encode(event, {}))["data"]))
+    doc = orjson.loads(encode(event, {}))
+    doc["data"][field] = "__deep__"
+    value = orjson.dumps(doc).replace(b'"__deep__"', b"[" * 1000 + b"1" + b"]" * 1000)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 600)  # as little headroom as a worker has
+    try:
+        verdict = classify(value, RESOLVER, BOUNDS, RECEIVED_AT)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert not verdict.valid
+    assert verdict.reason == "invalid_payload: nested too deeply to check"
