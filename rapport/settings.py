@@ -89,6 +89,8 @@ class KafkaSettings(BaseModel):
     local_nodes: int = Field(default=1, ge=1, le=5)
     broker_heap: str = "1g"
     start_timeout_s: float = Field(default=90.0, gt=0)
+    #: How long a producer waits for a broker to answer before it says it cannot reach one.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:

@@ -70,7 +70,7 @@ class _KafkaPythonSender:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=linger_ms,
-                bootstrap_timeout_ms=10_000,
+                bootstrap_timeout_ms=int(settings.kafka.connect_timeout_s * 1000),
                 **overrides,
             )
         except KafkaError as exc:
@@ -114,7 +114,7 @@ class _LibrdkafkaSender:
         }
         self._producer = Producer(config)
         try:  # fail fast, like kafka-python's bootstrap, when nothing answers
-            self._producer.list_topics(timeout=10)
+            self._producer.list_topics(timeout=settings.kafka.connect_timeout_s)
         except KafkaException as exc:
             raise _unreachable(settings, exc) from exc
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,20 +143,40 @@ def schema_registry(settings: Settings, kafka_broker: Any) -> Iterator[Any]:
 _SERIAL = itertools.count(1)
 
 
+@pytest.fixture(scope="session")
+def empty_lakehouse(
+    settings: Settings, spark: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Every table of the catalog, created empty once by `ensure_table`; `isolated` copies
+    the folder. A Delta table is its folder (paths in its log are relative), so a copy is
+    the same empty table; creating 29 tables anew took about 10 s per test."""
+    from rapport.lakehouse.spark_catalog import ensure_table
+    from rapport.lakehouse.tables import TABLES
+
+    lake = tmp_path_factory.mktemp("empty-lakehouse") / "lakehouse"
+    template = settings.model_copy(update={"lakehouse_root": str(lake)})
+    for table in TABLES:
+        ensure_table(spark, template, table, register_name=False)
+    return lake
+
+
 @pytest.fixture
 def isolated(
-    settings: Settings, kafka_broker: Any, spark: Any, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings,
+    kafka_broker: Any,
+    empty_lakehouse: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., Settings]:
     """Settings with their own topics, lakehouse, checkpoints and state folder, on the
     session's broker, registry and Spark: a test comparing whole tables with a ledger sees
     only its own data."""
-    from rapport.lakehouse.spark_catalog import ensure_table
-    from rapport.lakehouse.tables import TABLES
     from rapport.runtime.kafka_broker import LocalKafkaBroker
 
-    def build(**stream: Any) -> Settings:
+    def build(lake: Path | None = None, **stream: Any) -> Settings:
+        """`lake`: where the lakehouse and checkpoints go (a folder of the test's own)."""
         n = next(_SERIAL)
         root = tmp_path_factory.mktemp(f"lake{n}")
+        lake = lake or root
         topics = {
             domain: spec.model_copy(update={"name": f"t{n}.{spec.name}"})
             for domain, spec in settings.kafka.topics.items()
@@ -165,15 +187,14 @@ def isolated(
         own = settings.model_copy(
             update={
                 "state_dir": root / "state",
-                "lakehouse_root": str(root / "lakehouse"),
-                "checkpoint_root": str(root / "checkpoints"),
+                "lakehouse_root": str(lake / "lakehouse"),
+                "checkpoint_root": str(lake / "checkpoints"),
                 "kafka": settings.kafka.model_copy(update={"topics": topics}),
                 "stream": settings.stream.model_copy(update=stream),
             }
         )
         LocalKafkaBroker(own).ensure_topics()
-        for table in TABLES:
-            ensure_table(spark, own, table, register_name=False)
+        shutil.copytree(empty_lakehouse, lake / "lakehouse")
         return own
 
     return build

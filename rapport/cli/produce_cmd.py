@@ -20,7 +20,7 @@ def send_lines(settings: Settings, topic: str, lines: Sequence[str], key: str | 
             enable_idempotence=True,
             linger_ms=5,
             # Fail fast (10 s, not 30) when nothing listens: the user is waiting at a prompt.
-            bootstrap_timeout_ms=10_000,
+            bootstrap_timeout_ms=int(settings.kafka.connect_timeout_s * 1000),
         )
     except KafkaError as exc:
         raise ServiceError(

@@ -4,9 +4,10 @@ The stream runs out of process (`python -m streaming.runner`, as `rapport stream
 it) and is killed with SIGKILL: no shutdown hook, no final commit. Exactly once must come
 from the checkpoints and Delta's idempotent writes alone. Along the way:
 
-- some kills are followed by deleting the newest entry of every checkpoint's commit log: the
-  window between a batch's Delta commit and its checkpoint commit, where the restarted query
-  runs the batch again and Delta's transaction ids must make the second write a no-op;
+- each kill is followed by deleting the newest entry of each checkpoint's commit log that
+  had no batch in flight: the window between a batch's Delta commit and its checkpoint
+  commit, where the restarted query runs the batch again and Delta's transaction ids must
+  make the second write a no-op;
 - the schema registry is down for one whole run of the stream (and a restart): the stream's
   workers validate with the schemas they kept on disk, and a new producer fails clearly;
 - every slice carries a generated sample of hostile records (tests/helpers/hostile.py):
@@ -121,25 +122,27 @@ def checkpoints(settings: Settings) -> list[Path]:
     ]
 
 
-def forget_newest_commit(settings: Settings, before: dict[Path, int]) -> list[str]:
+def _entries(folder: Path) -> list[int]:
+    return [int(f.name) for f in folder.glob("[0-9]*") if f.name.isdigit()]
+
+
+def forget_newest_commit(settings: Settings) -> list[str]:
     """Delete each checkpoint's newest commit-log entry: the batch ran, wrote Delta, and
     died before its checkpoint said so. The next start runs that batch again.
 
-    Not twice in a row without a new commit (`before`: the last entry forgotten per
-    checkpoint): a crash loses at most the newest entry, and two missing ones are what a
-    replaced checkpoint looks like, which the stream refuses (CheckpointMismatchError)."""
+    Only where no batch was in flight at the kill (the newest offsets entry is committed):
+    a kill inside a batch may itself have left that window open, and a crash loses at most
+    one entry. Two missing are what a replaced checkpoint looks like, which the stream
+    refuses (CheckpointMismatchError)."""
     forgotten = []
     for checkpoint in checkpoints(settings):
-        commits = [f for f in (checkpoint / "commits").glob("[0-9]*") if f.name.isdigit()]
-        if not commits:
+        commits = _entries(checkpoint / "commits")
+        if not commits or max(commits) != max(_entries(checkpoint / "offsets"), default=-1):
             continue
-        newest = max(commits, key=lambda f: int(f.name))
-        if int(newest.name) < before.get(checkpoint, -1):
-            continue  # the batch forgotten last time has not committed again yet
-        before[checkpoint] = int(newest.name)
-        newest.unlink()
-        (checkpoint / "commits" / f".{newest.name}.crc").unlink(missing_ok=True)
-        forgotten.append(f"{checkpoint.name}/commits/{newest.name}")
+        newest = max(commits)
+        (checkpoint / "commits" / str(newest)).unlink()
+        (checkpoint / "commits" / f".{newest}.crc").unlink(missing_ok=True)
+        forgotten.append(f"{checkpoint.name}/commits/{newest}")
     return forgotten
 
 
@@ -161,7 +164,6 @@ def test_killed_and_restarted_stream_matches_the_ledger(
     print(f"kill points drawn with RAPPORT_KILL_SEED={seed}")
     hostile: list[Hostile] = []
     forgotten: list[str] = []
-    last_forgotten: dict[Path, int] = {}
 
     # The shop sends a slice before every start, so each run of the stream has work to do
     # when it is killed: half the kills land inside the first batch of a fresh process, the
@@ -233,8 +235,7 @@ def test_killed_and_restarted_stream_matches_the_ledger(
             )
             if kill == OUTAGE:
                 registry.start()
-            if kill % 3 == 1:
-                forgotten += forget_newest_commit(settings, last_forgotten)
+            forgotten += forget_newest_commit(settings)
 
         drawn = hostile_slice(seed + KILLS)
         hostile += drawn

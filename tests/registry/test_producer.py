@@ -139,7 +139,7 @@ def test_delivery_failure_reaches_the_caller(
 def test_unreachable_broker_is_a_clear_error(make_settings: Any) -> None:
     from rapport.runtime.processes import ServiceError
 
-    lonely = make_settings("no-broker")
+    lonely = make_settings("no-broker", kafka={"connect_timeout_s": 2.0})
     for transport in TRANSPORTS:
         with pytest.raises(ServiceError, match="make up"):
             EventProducer(lonely, transport=transport)  # type: ignore[arg-type]
