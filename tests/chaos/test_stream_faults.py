@@ -45,6 +45,7 @@ from rapport.lakehouse.tables import (
     OPS_LATE_EVENTS,
     OPS_STREAM_BATCHES,
 )
+from rapport.runtime.kafka_offsets import end_offsets
 from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
 from rapport.simulator.shop import Shop, ShopConfig
@@ -129,21 +130,6 @@ def fill(disk: Path) -> Path:
 
 
 # -- retention overrun ----------------------------------------------------------------------
-
-
-def end_offsets(settings: Settings) -> dict[Any, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka.python_client_config())
-    try:
-        parts = [
-            TopicPartition(t, p)
-            for t in settings.kafka.event_topics
-            for p in consumer.partitions_for_topic(t) or ()
-        ]
-        return dict(consumer.end_offsets(parts))
-    finally:
-        consumer.close()
 
 
 def expire(settings: Settings, before: dict[Any, int]) -> None:
