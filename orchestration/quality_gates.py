@@ -23,6 +23,7 @@ from rapport.lakehouse.tables import (
     BRONZE_QUARANTINE,
     DAILY_TABLES,
     GOLD_TABLES,
+    OPS_ERASURES,
     OPS_QUALITY_RESULTS,
     OPS_QUARANTINE_REPLAYS,
     SILVER_TABLES,
@@ -120,7 +121,7 @@ def quality_checks() -> list[dg.AssetChecksDefinition]:
 
 
 def ops_specs() -> list[dg.AssetSpec]:
-    """The quality history and the replay log: written by the checks and the CLI."""
+    """The quality history, the replay log and the erasures: written by checks and the CLI."""
     return [
         dg.AssetSpec(
             key=table_key(OPS_QUALITY_RESULTS),
@@ -135,6 +136,13 @@ def ops_specs() -> list[dg.AssetSpec]:
             group_name="quality",
             kinds={"delta"},
             metadata={"written_by": "rapport quarantine replay"},
+        ),
+        dg.AssetSpec(
+            key=table_key(OPS_ERASURES),
+            description=OPS_ERASURES.description,
+            group_name="privacy",
+            kinds={"delta"},
+            metadata={"written_by": "rapport gdpr erase"},
         ),
     ]
 

@@ -91,6 +91,14 @@ class KafkaSettings(BaseModel):
     start_timeout_s: float = Field(default=90.0, gt=0)
     #: How long a producer waits for a broker to answer before it says it cannot reach one.
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    #: The local broker (`rapport kafka start`) secured as a production cluster is: clients
+    #: authenticate with SCRAM-SHA-512 over TLS (a development CA made under var/kafka/tls/),
+    #: and ACLs let them in. Rapport's clients connect as `sasl_username`, whom the start
+    #: creates with rights on Rapport's topics alone (docs/security.md).
+    local_secured: bool = False
+    #: The secured local broker's super user `admin`: the brokers among themselves, and the
+    #: start creating topics, users and ACLs. Never Rapport's clients.
+    admin_password: SecretStr | None = None
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:
@@ -98,6 +106,20 @@ class KafkaSettings(BaseModel):
             self.bootstrap_servers = ",".join(
                 f"127.0.0.1:{broker}" for broker, _ in self.node_ports()
             )
+        if self.local_secured:
+            if self.sasl_username is None or self.sasl_password is None:
+                raise ValueError(
+                    "kafka.local_secured needs the user Rapport's clients connect as: "
+                    "RAPPORT_KAFKA__SASL_USERNAME and RAPPORT_KAFKA__SASL_PASSWORD"
+                )
+            if self.admin_password is None:
+                raise ValueError(
+                    "kafka.local_secured needs the broker's admin password: "
+                    "RAPPORT_KAFKA__ADMIN_PASSWORD"
+                )
+            if self.security_protocol == "PLAINTEXT":
+                self.security_protocol = "SASL_SSL"
+            self.sasl_mechanism = self.sasl_mechanism or "SCRAM-SHA-512"
         if self.security_protocol.startswith("SASL_") and (
             self.sasl_mechanism is None or self.sasl_username is None or self.sasl_password is None
         ):
@@ -192,8 +214,13 @@ class RegistrySettings(BaseModel):
     port: int = Field(default=8081, ge=1, le=65535)
     #: Compacted topic where the bundled registry keeps every schema and config change.
     topic: str = "_schemas"
+    #: The user Rapport's clients send (HTTP basic authentication), as Confluent's expects.
     username: str | None = None
     password: SecretStr | None = None
+    #: The bundled registry's users, in Confluent's PropertyFileLoginModule format (one
+    #: `name: password, role` per line; the admin role writes, others read). Unset: it asks
+    #: for no user, so keep it on loopback (docs/security.md).
+    users_file: Path | None = None
     default_compatibility: str = "BACKWARD"
     start_timeout_s: float = Field(default=60.0, gt=0)
 
@@ -438,6 +465,24 @@ class QualitySettings(BaseModel):
     through_sql_server: bool = True
 
 
+class PrivacySettings(BaseModel):
+    """Personal data: its pseudonyms in silver and gold, and its erasure (docs/security.md)."""
+
+    #: The key of the pseudonyms (HMAC-SHA256) of the fields the contracts mark personal.
+    #: Unset: the key file's, made on first use (32 random bytes as hex, mode 0600). A new
+    #: key gives every value a new pseudonym from then on, so keep it with the lakehouse.
+    pseudonym_key: SecretStr | None = None
+    #: Where the key is kept when it is not set; defaults to <state_dir>/secrets/pseudonym.key.
+    key_file: Path | None = None
+    #: How long `rapport gdpr erase` waits for the stream to refine the customer's records
+    #: before it rewrites them (a bronze file the stream has not read must not change).
+    erase_wait_s: float = Field(default=120.0, gt=0)
+    #: An erasure purges old table versions down to this age: files younger are kept, as a
+    #: running writer may not have committed them yet. The longest a batch may take between
+    #: writing its files and committing them, with a margin; the erasure waits this long.
+    purge_after_s: float = Field(default=300.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Rapport's configuration. Nested fields use '__': RAPPORT_KAFKA__BOOTSTRAP_SERVERS."""
 
@@ -471,6 +516,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @field_validator("state_dir")
     @classmethod
@@ -485,6 +531,9 @@ class Settings(BaseSettings):
         self.checkpoint_root = _normalise_storage_uri(checkpoints, "checkpoint_root")
         landing = self.landing_root or str(self.state_dir / "landing")
         self.landing_root = _normalise_storage_uri(landing, "landing_root")
+        if self.kafka.local_secured and self.kafka.ssl_cafile is None:
+            # The development CA the secured local broker makes (rapport.runtime.dev_tls).
+            self.kafka.ssl_cafile = self.kafka_dir / "tls" / "ca.pem"
         return self
 
     # Derived locations: every module asks here instead of joining paths itself.
@@ -527,10 +576,50 @@ class Settings(BaseSettings):
         home = self.dagster.home or self.state_dir / "dagster"
         return home.expanduser().resolve()
 
+    def pseudonym_key(self) -> SecretStr:
+        """The pseudonyms' key: the setting, else the key file's (made on first use)."""
+        if self.privacy.pseudonym_key is not None:
+            return self.privacy.pseudonym_key
+        return _read_or_make_key(
+            self.privacy.key_file or self.state_dir / "secrets" / "pseudonym.key"
+        )
+
+    def kafka_admin(self) -> KafkaSettings:
+        """The connection of the secured local broker's super user (topics, users, ACLs);
+        the plain connection when the local broker is not secured."""
+        if not self.kafka.local_secured:
+            return self.kafka
+        return self.kafka.model_copy(
+            update={"sasl_username": "admin", "sasl_password": self.kafka.admin_password}
+        )
+
     def with_spark(self, **changes: Any) -> Settings:
         """These settings with some of `spark`'s fields changed: a driver of its own kind
         (the stream's, the SQL server's, a quiet CLI session) built from the same base."""
         return self.model_copy(update={"spark": self.spark.model_copy(update=changes)})
+
+
+def _read_or_make_key(path: Path) -> SecretStr:
+    """The key in `path`; made there first if absent, safely when several processes race
+    (the stream, the SQL server and Dagster start together): the first link wins."""
+    import os
+    import secrets
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        draft.write_text(secrets.token_hex(32) + "\n")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise ValueError(f"the pseudonym key file {path} is empty: remove it or set one")
+    return SecretStr(key)
 
 
 def _reveal(value: object) -> object:

@@ -22,6 +22,7 @@ def serve(settings: Settings) -> int:
 
     from rapport.runtime.processes import reachable_host
     from registry.api import create_app
+    from registry.auth import load_users
     from registry.store import KafkaSchemaStore, StoreError
 
     store = KafkaSchemaStore(settings)
@@ -33,7 +34,8 @@ def serve(settings: Settings) -> int:
         log.error("%s", exc)
         return 1
     try:
-        app = create_app(store, settings.registry.default_compatibility)
+        users = load_users(registry.users_file) if registry.users_file else None
+        app = create_app(store, settings.registry.default_compatibility, users)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

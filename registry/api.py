@@ -7,7 +7,7 @@ use it. Only schemaType JSON is accepted, and schema references are not supporte
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from registry.auth import DENIED, BasicAuth, RegistryUser, may_write
 from registry.compatibility import (
     CompatibilityLevel,
     InvalidSchemaError,
@@ -222,8 +223,15 @@ def _page(request: Request, items: list[Any]) -> list[Any]:
     return items if limit < 0 else items[:limit]
 
 
-def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette:
-    """The ASGI app over an opened store; `default_compatibility` applies when none is set."""
+def create_app(
+    store: KafkaSchemaStore,
+    default_compatibility: str,
+    users: Mapping[str, RegistryUser] | None = None,
+) -> Starlette:
+    """The ASGI app over an opened store; `default_compatibility` applies when none is set.
+
+    With `users`, every request needs HTTP basic authentication, and a write the admin role.
+    """
     register_url_convertor("subject", _SubjectConvertor())
     default_level = CompatibilityLevel(default_compatibility.strip().upper())
 
@@ -461,6 +469,10 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
         """A write: done here by the elected writer, else forwarded to it."""
 
         async def write_or_forward(request: Request) -> Response:
+            if not may_write(request.scope.get("state", {})):
+                return _error(
+                    request, 403, DENIED, "User is denied operation: writes need the admin role."
+                )
             # During an election (a start, a stop, a rebalance) wait a little for its result.
             await run_in_threadpool(store.wait_for_writer, WRITER_WAIT_S)
             if store.is_writer:
@@ -513,7 +525,7 @@ def create_app(store: KafkaSchemaStore, default_compatibility: str) -> Starlette
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_EncodedSlashes)],
+        middleware=[Middleware(BasicAuth, users=users), Middleware(_EncodedSlashes)],
         exception_handlers={
             RejectedError: rejected,
             HTTPException: http_error,

@@ -46,11 +46,11 @@ class RegistryService:
         return f"http://{self._host}:{self.settings.registry.port}"
 
     def answers(self) -> bool:
-        """True when GET / on the registry returns 200."""
+        """True when GET / on the registry answers: 200, or 401 when it asks for a user."""
         import requests
 
         try:
-            return requests.get(f"{self.url}/", timeout=2).status_code == 200
+            return requests.get(f"{self.url}/", timeout=2).status_code in (200, 401)
         except requests.RequestException:
             return False
 

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import GOLD_QUERY
-from rapport.lakehouse.spark import codegen_compiles, hadoop_path, java_class, use_pool
+from rapport.lakehouse.spark import codegen_compiles, read_checkpoint_file, use_pool
 from rapport.lakehouse.tables import (
     BRONZE_EVENTS,
     GOLD_SALES_BY_DAY,
@@ -129,18 +129,6 @@ def silver_rows(events: DataFrame, present: set[str]) -> SilverRows:
             for name, t in GOLD_SOURCES.items()
         }
     )
-
-
-def read_checkpoint_file(spark: SparkSession, path: str) -> str | None:
-    """A small checkpoint file's text through Hadoop's FileSystem (local or s3a alike)."""
-    fs, found = hadoop_path(spark, path)
-    if not fs.exists(found):
-        return None
-    stream = fs.open(found)
-    try:
-        return str(java_class(spark, "org.apache.commons.io.IOUtils").toString(stream, "UTF-8"))
-    finally:
-        stream.close()
 
 
 def batch_end_offsets(

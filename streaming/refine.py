@@ -26,6 +26,7 @@ tables is refused (`check_checkpoint`).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -39,7 +40,7 @@ from pyspark.sql import functions as F
 from rapport.lakehouse.delta_insert import insert_absent, retry_conflicts
 from rapport.lakehouse.delta_rs import Txn
 from rapport.lakehouse.ownership import REFINE_QUERY
-from rapport.lakehouse.spark import hadoop_path, use_pool
+from rapport.lakehouse.spark import hadoop_path, read_checkpoint_file, use_pool
 from rapport.lakehouse.tables import (
     BRONZE_QUARANTINE,
     GOLD_ACTIVE_CUSTOMERS,
@@ -618,6 +619,20 @@ def last_committed_batch(spark: SparkSession, checkpoint: str) -> int | None:
     """The highest batch id the checkpoint has committed, or None for a new checkpoint."""
     ids = [int(n) for n in _checkpoint_entries(spark, checkpoint, "commits") or [] if n.isdigit()]
     return max(ids) if ids else None
+
+
+def refined_bronze_version(spark: SparkSession, settings: Settings) -> int | None:
+    """The refine query has read every bronze commit before this version (None: it never
+    committed a batch). From its newest committed offset, Delta's (version, index), where a
+    fully read version v shows as (v + 1, -1)."""
+    checkpoint = refine_checkpoint(settings)
+    batch = last_committed_batch(spark, checkpoint)
+    if batch is None:
+        return None
+    text = read_checkpoint_file(spark, f"{checkpoint}/offsets/{batch}")
+    if text is None:
+        return None
+    return int(json.loads(text.splitlines()[-1])["reservoirVersion"])
 
 
 def planned_batches(spark: SparkSession, checkpoint: str) -> int:

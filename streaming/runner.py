@@ -175,8 +175,14 @@ class ProgressWatch:
 #: Failures a query is restarted after, from its checkpoint, instead of stopping the stream.
 #: Spark 4.1.1's Kafka source throws this at the end of the first batch after a restart that
 #: replays an unfinished batch (SPARK-55271, fixed after 4.1.1); the batch itself is written
-#: and committed, so running the query again is safe and needed.
-RESTARTABLE = ("KafkaMicroBatchStream.metrics", 'the return value of "scala.Option.get()" is null')
+#: and committed, so running the query again is safe and needed. A Delta append that meets a
+#: concurrent change of the table's metadata (`rapport gdpr erase` lifts bronze's appendOnly
+#: for its rewrite) fails before it commits; run again, it appends the same batch once.
+RESTARTABLE = (
+    "KafkaMicroBatchStream.metrics",
+    'the return value of "scala.Option.get()" is null',
+    "DELTA_METADATA_CHANGED",
+)
 
 
 #: What to do when a query stops for a reason an operator must act on: (markers, advice).

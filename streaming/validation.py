@@ -20,6 +20,7 @@ import orjson
 from pyspark.sql import functions as F
 
 from rapport.contracts.classify import TimeBounds
+from rapport.contracts.privacy import pseudonymise
 from rapport.lakehouse.tables import BRONZE_QUARANTINE
 from rapport.settings import RegistrySettings, Settings
 from streaming.bronze import LANDING_TOPIC_PREFIX
@@ -67,6 +68,8 @@ def verdict_columns(carry: Sequence[str] = PASSTHROUGH) -> str:
 #: The variable a Python worker reads the registry's password from. It travels in the Python
 #: function's environment (SparkContext.environment), never in the pickled closure.
 PASSWORD_ENV = "RAPPORT_REGISTRY__PASSWORD"
+#: The variable a Python worker reads the pseudonyms' key from, the same way.
+PSEUDONYM_KEY_ENV = "RAPPORT_PRIVACY__PSEUDONYM_KEY"
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,11 @@ def _verdicts(
     from rapport.contracts.classify import classify
 
     resolver = _resolver(registry)
+    key = os.environ.get(PSEUDONYM_KEY_ENV)
+    if not key:
+        # Never a raw personal value in silver for want of a key: classify_bronze sends it.
+        raise RuntimeError(f"{PSEUDONYM_KEY_ENV} did not reach this Python worker")
+    key_bytes = key.encode()
     arrow_types = {"boolean": pa.bool_(), "string": pa.string(), "int": pa.int32()}
     kinds = [arrow_types[kind] for _, kind in FOUND]
     names = [*carry, *(name for name, _ in FOUND)]
@@ -181,7 +189,13 @@ def _verdicts(
             version.append(verdict.version)
             schema_id.append(verdict.schema_id)
             data.append(
-                payload_json(verdict.subject, verdict.data, payload) if verdict.valid else None
+                payload_json(
+                    verdict.subject,
+                    pseudonymise(verdict.data or {}, verdict.personal, key_bytes),
+                    payload,
+                )
+                if verdict.valid
+                else None
             )
             times.append(verdict.event_time)
         arrays = [batch.column(name) for name in carry]
@@ -259,9 +273,11 @@ def classify_bronze(
     (`streaming.bronze.unread` says why). The hot path's dedup horizon runs on it; a batch
     replayed after a crash gets later times, which no earlier watermark makes late.
     """
+    environment = bronze.sparkSession.sparkContext.environment
     password = settings.registry.password
     if password is not None:
-        bronze.sparkSession.sparkContext.environment[PASSWORD_ENV] = password.get_secret_value()
+        environment[PASSWORD_ENV] = password.get_secret_value()
+    environment[PSEUDONYM_KEY_ENV] = settings.pseudonym_key().get_secret_value()
     schema = verdict_columns(carry)
     source = bronze.select(*dict.fromkeys([*carry, "value"]))
     return source.mapInArrow(

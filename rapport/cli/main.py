@@ -13,6 +13,7 @@ import click
 from rapport.cli.backfill_cmd import backfill
 from rapport.cli.common import command_spark, fail_clearly, load_settings
 from rapport.cli.contracts_cmd import contracts
+from rapport.cli.gdpr_cmd import gdpr
 from rapport.cli.maintain_cmd import maintain
 from rapport.cli.quality_cmd import freshness, quality
 from rapport.cli.quarantine_cmd import quarantine
@@ -69,6 +70,12 @@ def status() -> None:
     for line in stack.status():
         click.echo(f"{line.name:<8} {'running' if line.running else 'stopped':<8} {line.detail}")
     click.echo(f"{'total':<8} {'':<8} RSS {stack.total_rss_mb():,.0f} MiB")
+    for name, doors in stack.open_doors().items():
+        where = ", ".join(f"{host}:{port}" for host, port in doors)
+        click.echo(
+            f"warning: {name} listens beyond loopback on {where}; put authentication in "
+            "front of it or bind it to 127.0.0.1 (docs/security.md)"
+        )
 
 
 # --- the services: kafka, registry, stream, dagster, dashboard ------------------------------
@@ -227,6 +234,7 @@ def _spark_sql(settings: Any, query: str, limit: int) -> Any:
 main.add_command(backfill)
 main.add_command(contracts)
 main.add_command(freshness)
+main.add_command(gdpr)
 main.add_command(maintain)
 main.add_command(quality)
 main.add_command(quarantine)

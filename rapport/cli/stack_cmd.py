@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from orchestration.dagster_service import DagsterService
 from rapport.runtime.kafka_broker import LocalKafkaBroker
-from rapport.runtime.processes import tree_rss_mb
+from rapport.runtime.processes import is_loopback, listening_sockets, tree_rss_mb
 from rapport.settings import Settings
 from registry.registry_service import RegistryService
 from serving.dashboard.dashboard_service import DashboardService
@@ -67,15 +67,21 @@ class Stack:
             say(f"  schema registry {state} on {self.settings.registry.url}")
         registered = self._register_contracts()
         say(f"  {registered} contract version(s) registered in {self.settings.registry.url}")
-        # The stream, Dagster and the dashboard need Kafka and the registry, not each other:
-        # they start together (each waits for its own readiness), which saves ~20 s.
-        say("starting the stream (Spark, ~20 s), Dagster (UI and daemon, ~30 s) and the "
-            "dashboard ...")  # fmt: skip
+        # The stream, Dagster, the dashboard and the SQL server need Kafka and the registry,
+        # not each other: they start together (each waits for its own readiness). The stream
+        # and the SQL server may both create the tables of a fresh lakehouse; a table created
+        # by one meanwhile is taken as it is by the other (`ensure_table`).
+        serving = self.settings.serving.enabled
+        say("starting the stream (Spark, ~20 s), Dagster (UI and daemon, ~30 s), the "
+            f"dashboard{' and the SQL server (JDBC and Spark Connect, ~30 s)' if serving else ''}"
+            " ...")  # fmt: skip
         starts: dict[str, Callable[[], bool]] = {
-            "stream": lambda: self.stream.start(),
-            "Dagster": lambda: self.dagster.start(),
-            "dashboard": lambda: self.dashboard.start(),
+            "stream": self.stream.start,
+            "Dagster": self.dagster.start,
+            "dashboard": self.dashboard.start,
         }
+        if serving:
+            starts["SQL server"] = self.sql_server.start
         began = _start_together(starts)
         say(f"  stream {'started' if began['stream'] else 'already running'}")
         state = "started" if began["Dagster"] else "already running"
@@ -85,11 +91,8 @@ class Stack:
             say(f"  code location {location} did not load ({first_line}); see the UI")
         state = "started" if began["dashboard"] else "already running"
         say(f"  dashboard {state} on {self.dashboard.url}")
-        # After the stream: both create the catalog's missing tables, and two creators of one
-        # Delta table at once would conflict.
-        if self.settings.serving.enabled:
-            say("starting the SQL server (JDBC and Spark Connect, ~30 s) ...")
-            state = "started" if self.sql_server.start() else "already running"
+        if serving:
+            state = "started" if began["SQL server"] else "already running"
             say(f"  SQL server {state} on {self.sql_server.url}")
 
     def _register_contracts(self) -> int:
@@ -112,7 +115,7 @@ class Stack:
     def status(self) -> list[ServiceLine]:
         """One line per service; a running one ends with its process tree's resident memory."""
         lines = self._status()
-        pids = self._pids()
+        pids = self.pids()
         return [
             ServiceLine(line.name, line.running, f"{line.detail}, RSS {tree_rss_mb(pid):,.0f} MiB")
             if line.running and pid
@@ -122,13 +125,30 @@ class Stack:
 
     def total_rss_mb(self) -> float:
         """The whole stack's resident memory (MiB): every running service's process tree."""
-        return sum(tree_rss_mb(pid) for pid in self._pids() if pid)
+        return sum(tree_rss_mb(pid) for pid in self.pids() if pid)
 
-    def _pids(self) -> list[int | None]:
+    def pids(self) -> list[int | None]:
         """Each service's pid, in the order of `status()` (None when it is not running)."""
         services = (self.registry, self.stream, self.dagster, self.dashboard, self.sql_server)
         brokers = [node.pid for node in self.kafka.status().nodes]
         return [*brokers, *(s.status().pid for s in services)]
+
+    def listening(self) -> dict[str, set[tuple[str, int]]]:
+        """Per running service: the TCP addresses its process tree listens on."""
+        names = [line.name for line in self._status()]
+        return {
+            name: listening_sockets(pid)
+            for name, pid in zip(names, self.pids(), strict=True)
+            if pid
+        }
+
+    def open_doors(self) -> dict[str, list[tuple[str, int]]]:
+        """Per service: what it listens on beyond loopback (docs/security.md)."""
+        return {
+            name: sorted(a for a in sockets if not is_loopback(a[0]))
+            for name, sockets in self.listening().items()
+            if any(not is_loopback(a[0]) for a in sockets)
+        }
 
     def _status(self) -> list[ServiceLine]:
         broker = self.kafka.status()

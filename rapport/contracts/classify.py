@@ -21,6 +21,7 @@ import orjson
 
 from rapport.contracts.catalog import ContractCatalog
 from rapport.contracts.envelope import REQUIRED_ATTRIBUTES, SPEC_VERSION
+from rapport.contracts.privacy import personal_fields
 from rapport.contracts.validation import is_valid, violations
 
 
@@ -68,6 +69,8 @@ class Classification:
     version: int | None = None
     schema_id: int | None = None
     data: Mapping[str, Any] | None = None
+    #: The payload fields its schema marks as personal (`rapport.contracts.privacy`).
+    personal: frozenset[str] = frozenset()
 
 
 def _rejected(reason: str, doc: Mapping[str, Any] | None = None) -> Classification:
@@ -161,6 +164,7 @@ def classify(
         version=resolved.version,
         schema_id=resolved.schema_id,
         data=data,
+        personal=personal_fields(resolved.schema),
     )
 
 

@@ -185,3 +185,15 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     s3a:// locations (checkpoints, the landing zone) are read alike."""
     found = java_class(spark, "org.apache.hadoop.fs.Path")(path)
     return found.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), found
+
+
+def read_checkpoint_file(spark: SparkSession, path: str) -> str | None:
+    """A small checkpoint file's text through Hadoop's FileSystem (local or s3a alike)."""
+    fs, found = hadoop_path(spark, path)
+    if not fs.exists(found):
+        return None
+    stream = fs.open(found)
+    try:
+        return str(java_class(spark, "org.apache.commons.io.IOUtils").toString(stream, "UTF-8"))
+    finally:
+        stream.close()

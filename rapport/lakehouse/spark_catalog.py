@@ -43,7 +43,15 @@ def ensure_table(
         builder = builder.partitionedBy(*table.partition_by)
     for key, value in table.all_properties.items():
         builder = builder.property(key, value)
-    builder.execute()
+    try:
+        builder.execute()
+    except Exception:
+        # Another process created it a moment earlier (the stream and the SQL server start
+        # together on a fresh lakehouse): Delta refuses the second first commit. The table
+        # now exists, and creating it if not exists only registers its name.
+        if not DeltaTable.isDeltaTable(spark, table.location(settings)):
+            raise
+        builder.execute()
 
 
 def register_tables(

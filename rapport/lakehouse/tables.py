@@ -272,7 +272,7 @@ SILVER_CUSTOMER_ACTIVITY = _silver(
     ("CustomerRegistered", "CustomerLoggedIn", "CustomerProfileUpdated"),
     "Every customer action: sign-ups, logins and profile changes, one row per event.",
     extra=(StructField("activity", StringType(), False),),
-    exclude=("email", "name"),  # PII stays in silver.customers, the one place to erase it
+    exclude=("email", "name"),  # personal: only silver.customers holds (their pseudonyms)
 )
 
 SILVER_INVENTORY_MOVEMENTS = _silver(
@@ -291,7 +291,8 @@ SILVER_CUSTOMERS = TableDef(
     description=(
         "Current profile per customer, upserted: a change applies only if its event time is "
         "newer than the one the row holds, so events arriving out of order cannot regress it. "
-        "Holds PII (email, name)."
+        "The personal fields (email, name) hold pseudonyms, keyed hashes that still join; "
+        "the raw values live only in bronze."
     ),
     schema=StructType(
         [
@@ -747,6 +748,30 @@ OPS_QUARANTINE_REPLAYS = TableDef(
     keys=("replay_id", "topic", "partition", "offset"),
 )
 
+OPS_ERASURES = TableDef(
+    layer="ops",
+    name="erasures",
+    description=(
+        "Each erasure of a customer's personal data (`rapport gdpr erase`): how many rows it "
+        "rewrote per table and which tables' old versions it purged. It holds no personal "
+        "value itself, only the customer id, which the contracts do not mark personal."
+    ),
+    schema=StructType(
+        [
+            StructField("erasure_id", StringType(), False),
+            StructField("customer_id", StringType(), False),
+            StructField("bronze_rows", LongType(), False),
+            StructField("quarantine_rows", LongType(), False),
+            StructField("silver_rows", LongType(), False),
+            StructField("replay_rows", LongType(), False),
+            StructField("purged_tables", ArrayType(StringType()), False),
+            StructField("requested_at", TimestampType(), False),
+            StructField("finished_at", TimestampType(), False),
+        ]
+    ),
+    keys=("erasure_id",),
+)
+
 # --- ref: reference data, loaded from files in the repository -------------------------------
 
 REF_FX_RATES = TableDef(
@@ -804,6 +829,7 @@ OPS_TABLES: tuple[TableDef, ...] = (
     OPS_RECONCILIATION,
     OPS_QUALITY_RESULTS,
     OPS_QUARANTINE_REPLAYS,
+    OPS_ERASURES,
 )
 REF_TABLES: tuple[TableDef, ...] = (REF_FX_RATES,)
 
@@ -875,6 +901,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     OPS_LATE_EVENTS.qualified_name: (BRONZE_EVENTS.qualified_name,),
     OPS_QUALITY_RESULTS.qualified_name: (),
     OPS_QUARANTINE_REPLAYS.qualified_name: (BRONZE_QUARANTINE.qualified_name,),
+    OPS_ERASURES.qualified_name: (),
     REF_FX_RATES.qualified_name: (),
     OPS_RECONCILIATION.qualified_name: (
         GOLD_SALES_BY_DAY.qualified_name,

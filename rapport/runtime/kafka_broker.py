@@ -21,7 +21,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from rapport.runtime.dev_tls import ensure_dev_tls
 from rapport.runtime.processes import ManagedProcess, ServiceError
 from rapport.settings import PROJECT_ROOT, Settings
 
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 #: Folder (under var/jars) that `make setup` fills from infra/jvm/kafka-broker/pom.xml.
 KAFKA_BROKER_JARS = "kafka-broker"
 LOG4J2_CONFIG = PROJECT_ROOT / "infra" / "kafka" / "log4j2.properties"
+#: The secured broker's SASL mechanism for clients and brokers.
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+#: The variable the secured broker reads its admin password from (Kafka's config provider).
+ADMIN_PASSWORD_ENV = "RAPPORT_KAFKA__ADMIN_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -98,18 +104,24 @@ class KafkaNode:
             f"{n}@127.0.0.1:{controller}" for n, (_, controller) in enumerate(k.node_ports(), 1)
         )
         replicas, min_isr = str(k.replication_factor), str(k.min_insync_replicas)
+        client = "SASL_SSL" if k.local_secured else "PLAINTEXT"
         props = {
             "process.roles": "broker,controller",
             "node.id": str(self.node_id),
             "controller.quorum.voters": voters,
             "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.broker_port},"
+                f"{client}://127.0.0.1:{self.broker_port},"
                 f"CONTROLLER://127.0.0.1:{self.controller_port}"
             ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.broker_port}",
+            "advertised.listeners": f"{client}://127.0.0.1:{self.broker_port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": client,
+            "listener.security.protocol.map": (
+                "CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"
+                if k.local_secured
+                else "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+            ),
+            **(self.security_properties() if k.local_secured else {}),
             "log.dirs": str(self.data_dir),
             "num.partitions": "3",
             # Topics are created explicitly with their configured partitions, never by accident.
@@ -132,16 +144,52 @@ class KafkaNode:
         lines += [f"{key}={value}" for key, value in props.items()]
         return "\n".join(lines) + "\n"
 
+    def security_properties(self) -> dict[str, str]:
+        """SCRAM over TLS for clients and brokers, PLAIN for the controller listener (KRaft
+        controllers cannot use SCRAM: its credentials live in the log they serve), and ACLs.
+
+        The admin password is never in the file: Kafka reads it from the broker's
+        environment (ADMIN_PASSWORD_ENV) through its EnvVarConfigProvider.
+        """
+        tls = self.settings.kafka_dir / "tls"
+        password = f"${{env:{ADMIN_PASSWORD_ENV}}}"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        return {
+            "config.providers": "env",
+            "config.providers.env.class": (
+                "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+            ),
+            "config.providers.env.param.allowlist.pattern": f"^{ADMIN_PASSWORD_ENV}$",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": (
+                f'{plain} required username="admin" password="{password}" user_admin="{password}";'
+            ),
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                f'{scram} required username="admin" password="{password}";'
+            ),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(tls / "broker.pem"),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(tls / "ca.pem"),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": "User:admin",
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
     def answers(self) -> bool:
         """True when this node accepts a metadata request on its listener."""
-        return _answers(self.broker_port, self.address)
+        return _answers(self.broker_port, self.settings.kafka_admin().python_client_config())
 
     def status(self) -> NodeStatus:
         pid = self.process.pid()
         return NodeStatus(self.node_id, pid is not None, pid, self.address, self.data_dir)
 
 
-def _answers(port: int, bootstrap: str) -> bool:
+def _answers(port: int, client: dict[str, object]) -> bool:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -152,7 +200,7 @@ def _answers(port: int, bootstrap: str) -> bool:
             return False
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            **{**client, "bootstrap_servers": f"127.0.0.1:{port}"},
             request_timeout_ms=3000,
             bootstrap_timeout_ms=3000,
             client_id="rapport-healthcheck",
@@ -240,6 +288,7 @@ class LocalKafkaBroker:
             "--config",
             str(node.config_file),
             "--ignore-formatted",
+            *self._bootstrap_credentials(),
         )
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
@@ -248,6 +297,22 @@ class LocalKafkaBroker:
                 f"{result.stdout}{result.stderr}"
             )
         return True
+
+    def _bootstrap_credentials(self) -> list[str]:
+        """The admin's SCRAM credential, written into the metadata log at format time
+        (KIP-900): brokers authenticate to each other with it before anything else runs."""
+        k = self.settings.kafka
+        if not k.local_secured or k.admin_password is None:
+            return []
+        secret = k.admin_password.get_secret_value()
+        return ["--add-scram", f"{SCRAM_MECHANISM}=[name=admin,password={secret}]"]
+
+    def _environment(self) -> dict[str, str] | None:
+        """The broker's environment: the admin password for its config provider."""
+        k = self.settings.kafka
+        if not k.local_secured or k.admin_password is None:
+            return None
+        return {**os.environ, ADMIN_PASSWORD_ENV: k.admin_password.get_secret_value()}
 
     def answers(self) -> bool:
         """True when every node accepts a metadata request on its listener."""
@@ -259,6 +324,8 @@ class LocalKafkaBroker:
             return False
         for folder in (node.home, node.data_dir, node.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        if self.settings.kafka.local_secured:
+            ensure_dev_tls(self.settings.kafka_dir / "tls")
         node.config_file.write_text(node.server_properties())
         self.format_storage(node)
         cmd = self._java(node, "kafka.Kafka", str(node.config_file),
@@ -266,6 +333,7 @@ class LocalKafkaBroker:
         log.info("Kafka node %s starting on %s", node.node_id, node.address)
         node.process.launch(
             cmd,
+            env=self._environment(),
             ready=lambda: True,
             timeout_s=self.settings.kafka.start_timeout_s,
             what=f"Kafka node {node.node_id} on {node.address}",
@@ -278,7 +346,64 @@ class LocalKafkaBroker:
         started = [self.start_node(node) for node in self.nodes]
         self.wait_until_ready(self.nodes)
         self.ensure_topics()
+        if self.settings.kafka.local_secured:
+            self.ensure_client_principal()
         return any(started)
+
+    def ensure_client_principal(self) -> None:
+        """Rapport's client user (`kafka.sasl_username`) with its password, and ACLs that
+        let it use Rapport's topics and consumer groups: nothing else (idempotent)."""
+        k = self.settings.kafka
+        assert k.sasl_username is not None  # the settings refuse local_secured without them
+        assert k.sasl_password is not None
+        self.ensure_user(k.sasl_username, k.sasl_password.get_secret_value())
+        self.grant_rapport_topics(k.sasl_username)
+
+    def _admin(self) -> Any:
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient(dict(self.settings.kafka_admin().librdkafka_config()))
+
+    def ensure_user(self, name: str, password: str) -> None:
+        """A SCRAM user of the secured broker, with this password (made or changed)."""
+        from confluent_kafka.admin import (
+            ScramCredentialInfo,
+            ScramMechanism,
+            UserScramCredentialUpsertion,
+        )
+
+        credential = UserScramCredentialUpsertion(
+            name, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode()
+        )
+        admin = self._admin()  # held until the futures resolve: its handle serves them
+        for future in admin.alter_user_scram_credentials([credential]).values():
+            future.result(timeout=30)
+
+    def grant_rapport_topics(self, name: str) -> None:
+        """ACLs for user `name`: everything on Rapport's topics (events, registry) and on
+        consumer groups (Spark's Kafka source and the registry's election name their own)."""
+        from confluent_kafka.admin import (
+            AclBinding,
+            AclOperation,
+            AclPermissionType,
+            ResourcePatternType,
+            ResourceType,
+        )
+
+        principal = f"User:{name}"
+        resources = [
+            *((ResourceType.TOPIC, topic) for topic in self.settings.kafka.event_topics),
+            (ResourceType.TOPIC, self.settings.registry.topic),
+            (ResourceType.GROUP, "*"),
+        ]
+        bindings = [
+            AclBinding(kind, resource, ResourcePatternType.LITERAL, principal, "*",
+                       AclOperation.ALL, AclPermissionType.ALLOW)
+            for kind, resource in resources
+        ]  # fmt: skip
+        admin = self._admin()
+        for future in admin.create_acls(bindings).values():
+            future.result(timeout=30)
 
     def wait_until_ready(self, nodes: list[KafkaNode]) -> None:
         """Wait until each node answers; a clear error naming the node and its log if not."""
@@ -308,7 +433,11 @@ class LocalKafkaBroker:
         from kafka.errors import TopicAlreadyExistsError
 
         k = self.settings.kafka
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="rapport")
+        admin = KafkaAdminClient(
+            **{**self.settings.kafka_admin().python_client_config(),
+               "bootstrap_servers": self.bootstrap_servers},
+            client_id="rapport",
+        )  # fmt: skip
         try:
             existing = set(admin.list_topics())
             wanted = [t for t in self.settings.kafka.topics.values() if t.name not in existing]

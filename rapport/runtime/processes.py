@@ -281,3 +281,30 @@ def tree_rss_mb(root: int, proc: Path = Path("/proc")) -> float:
                 continue  # a fork of the JVM, not yet exec'd
             todo.append(child)
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def listening_sockets(root: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket that `root` or a descendant listens on."""
+    try:
+        proc = psutil.Process(root)
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return set()
+    found: set[tuple[str, int]] = set()
+    for member in family:
+        try:
+            connections = member.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        found |= {(c.laddr.ip, c.laddr.port) for c in connections if c.status == psutil.CONN_LISTEN}
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8 and ::1, also as an IPv4-mapped IPv6 address."""
+    import ipaddress
+
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback

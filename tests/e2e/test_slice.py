@@ -13,17 +13,24 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rapport.cli.stack_cmd import Stack
 from rapport.lakehouse.layout import existing_delta
 from rapport.lakehouse.tables import BRONZE_EVENTS, GOLD_SALES_BY_DAY
+from rapport.runtime.ports import free_port
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from tests.helpers.settings import SettingsFactory, rapport_bin
 
 pytestmark = pytest.mark.e2e
+
+
+#: Everything the CLI printed in this module's tests: no secret may be in it.
+PRINTED: list[str] = []
 
 
 def rapport(
@@ -39,7 +46,38 @@ def rapport(
         check=False,
     )
     print(f"rapport {args[0]}: {time.monotonic() - began:.1f} s")  # where a slow run went
+    PRINTED.extend((done.stdout, done.stderr))
     return done
+
+
+def secret_settings() -> tuple[dict[str, Any], list[str]]:
+    """Settings overrides with a known, unique value in every secret, and those values."""
+    token = uuid.uuid4().hex
+    secrets = {
+        "pseudonym": f"pk-{token}",
+        "registry": f"rp-{token}",
+        "webhook": f"hook-{token}",
+    }
+    overrides = {
+        "privacy": {"pseudonym_key": secrets["pseudonym"]},
+        "registry": {"username": "rapport", "password": secrets["registry"]},
+        # A closed port: an alert's failed POST must not print the URL's secret path either.
+        "quality": {"alert_webhook_url": f"http://127.0.0.1:9/{secrets['webhook']}"},
+    }
+    return overrides, list(secrets.values())
+
+
+def files_holding(root: Path, values: list[str]) -> list[str]:
+    """Files under `root` (logs, Dagster's run storage, pid and status files) holding one of
+    the values, in any encoding a log or SQLite would store text in."""
+    found = []
+    needles = [v.encode() for v in values]
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if any(n in data for n in needles):
+                found.append(str(path.relative_to(root)))
+    return found
 
 
 def bronze_values(spark: Any, settings: Settings) -> list[str]:
@@ -209,7 +247,14 @@ def quality_run_goes_through_the_sql_server(env: dict[str, str]) -> None:
 def test_up_produce_query_down(
     make_settings: SettingsFactory, spark: Any, child_env: Callable[[Settings], dict[str, str]]
 ) -> None:
-    settings = make_settings("e2e-up", serving={"enabled": True})
+    overrides, secrets = secret_settings()
+    # The Spark UIs on too: the stream's and the SQL server's must listen on loopback alone.
+    settings = make_settings(
+        "e2e-up",
+        serving={"enabled": True},
+        spark={"ui_enabled": True, "ui_port": free_port()},
+        **overrides,
+    )
     env = child_env(settings)
     try:
         up = rapport(env, "up")
@@ -266,6 +311,13 @@ def test_up_produce_query_down(
         served = rapport(env, "status").stdout
         assert "sql      running" in served
         assert re.search(r"^total\s+RSS [\d,]+ MiB$", served, re.M), served
+        # No open doors: every service listens, and on loopback alone.
+        stack = Stack(settings)
+        listening = stack.listening()
+        assert set(listening) == {"kafka", "registry", "stream", "dagster", "dashboard", "sql"}
+        assert all(listening.values()), listening
+        assert stack.open_doors() == {}, listening
+        assert "warning" not in served
         same_figures_through_jdbc_connect_and_rapport_sql(env, settings)
         quality_run_goes_through_the_sql_server(env)
     finally:
@@ -278,6 +330,10 @@ def test_up_produce_query_down(
     assert "Kafka: stopped" in down.stdout
     assert not port_open(settings.kafka.broker_port)
     assert rapport(env, "kafka", "status").returncode == 3
+    # No secret in anything printed, logged or stored: CLI output, service logs, Dagster's
+    # run records and event logs, pid and status files.
+    assert not [s for s in secrets if any(s in text for text in PRINTED)]
+    assert files_holding(settings.state_dir, secrets) == []
 
 
 def test_bad_sql_is_a_clear_error(

@@ -135,3 +135,19 @@ def test_dagster_home_follows_the_state_dir_unless_set(
     s = Settings(state_dir=tmp_path)
     assert s.dagster_home == tmp_path / "elsewhere"
     assert s.dagster.url == "http://127.0.0.1:3300"
+
+
+def test_the_pseudonym_key_is_made_once_private_and_the_setting_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = Settings(state_dir=tmp_path)
+    key = settings.pseudonym_key().get_secret_value()
+    path = tmp_path / "secrets" / "pseudonym.key"
+    assert len(key) == 64
+    assert path.read_text().strip() == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert Settings(state_dir=tmp_path).pseudonym_key().get_secret_value() == key
+    assert list(path.parent.iterdir()) == [path]  # no draft left behind
+    monkeypatch.setenv("RAPPORT_PRIVACY__PSEUDONYM_KEY", "from-env")
+    assert Settings(state_dir=tmp_path).pseudonym_key().get_secret_value() == "from-env"
+    assert "from-env" not in repr(Settings(state_dir=tmp_path))

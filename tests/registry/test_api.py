@@ -6,10 +6,13 @@ what Confluent's client accepts here is what it accepts from the `rapport regist
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from rapport.runtime.ports import free_port
 from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from registry.api import MEDIA_TYPE, create_app
+from registry.auth import RegistryUser, load_users
 from registry.store import KafkaSchemaStore
 from tests.helpers.settings import SettingsFactory
 
@@ -51,25 +55,15 @@ def with_marker(marker: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture(scope="module")
-def registry_url(
-    make_settings: SettingsFactory, settings: Settings, kafka_broker: Any
-) -> Iterator[str]:
-    """The API over a fresh topic on the session broker; default level BACKWARD."""
+@contextmanager
+def serving(reg: Settings, users: dict[str, RegistryUser] | None = None) -> Iterator[str]:
+    """The API in this process (uvicorn in a thread) over the registry topic of `reg`."""
     import uvicorn
 
-    reg = make_settings(
-        "registry-api",
-        kafka={
-            "broker_port": settings.kafka.broker_port,
-            "controller_port": settings.kafka.controller_port,
-        },
-        registry={"port": free_port(), "topic": unique("_schemas_api")},
-    )
     store = KafkaSchemaStore(reg).open()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(store, "BACKWARD"),
+            create_app(store, "BACKWARD", users),
             host="127.0.0.1",
             port=reg.registry.port,
             log_level="warning",
@@ -85,6 +79,27 @@ def registry_url(
         server.should_exit = True
         thread.join(timeout=15)
         store.close()
+
+
+def registry_settings(make_settings: SettingsFactory, settings: Settings, name: str) -> Settings:
+    """Settings of a registry over a fresh topic on the session broker."""
+    return make_settings(
+        name,
+        kafka={
+            "broker_port": settings.kafka.broker_port,
+            "controller_port": settings.kafka.controller_port,
+        },
+        registry={"port": free_port(), "topic": unique(f"_schemas_{name}")},
+    )
+
+
+@pytest.fixture(scope="module")
+def registry_url(
+    make_settings: SettingsFactory, settings: Settings, kafka_broker: Any
+) -> Iterator[str]:
+    """The API over a fresh topic on the session broker; default level BACKWARD."""
+    with serving(registry_settings(make_settings, settings, "registry-api")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -408,3 +423,49 @@ def test_subjects_may_contain_slashes(sr: SchemaRegistryClient, registry_url: st
     assert (
         requests.get(registry_url + f"/subjects/{subject}/versions", timeout=10).status_code == 404
     )
+
+
+# --- HTTP basic authentication, as Confluent's ------------------------------------------
+
+
+def test_basic_auth_lets_admins_write_readers_read_and_nobody_else_in(
+    make_settings: SettingsFactory, settings: Settings, kafka_broker: Any, tmp_path: Path
+) -> None:
+    from rapport.settings import RegistrySettings
+    from registry.client import RegistryClient
+
+    users_file = tmp_path / "users.properties"
+    users_file.write_text(
+        "# name: password, roles (Confluent's PropertyFileLoginModule)\n"
+        "ops: admin-pw, admin\n"
+        "stream: MD5:" + hashlib.md5(b"reader-pw", usedforsecurity=False).hexdigest() + ", user\n"
+    )
+    reg = registry_settings(make_settings, settings, "registry-auth")
+    with serving(reg, load_users(users_file)) as url:
+        subject = unique("auth")
+        body = {"schema": json.dumps(order_v1()), "schemaType": "JSON"}
+        write = f"{url}/subjects/{subject}/versions"
+
+        nobody = requests.get(f"{url}/subjects", timeout=5)
+        assert nobody.status_code == 401
+        assert nobody.json()["error_code"] == 401
+        assert nobody.headers["www-authenticate"].startswith("Basic")
+        assert requests.get(f"{url}/subjects", auth=("ops", "wrong"), timeout=5).status_code == 401
+        assert requests.post(write, json=body, timeout=5).status_code == 401
+
+        denied = requests.post(write, json=body, auth=("stream", "reader-pw"), timeout=5)
+        assert denied.status_code == 403
+        assert denied.json()["error_code"] == 40301
+
+        # Confluent's own client, as an admin: registers.
+        admin = SchemaRegistryClient({"url": url, "basic.auth.user.info": "ops:admin-pw"})
+        schema_id = admin.register_schema(subject, json_schema(order_v1()))
+        # Rapport's client, as the read-only user: reads, and a lookup (a POST) is a read.
+        reader = RegistryClient(RegistrySettings(url=url, username="stream", password="reader-pw"))
+        assert reader.versions(subject) == [1]
+        assert reader.latest(subject).id == schema_id
+        found = requests.post(
+            f"{url}/subjects/{subject}", json=body, auth=("stream", "reader-pw"), timeout=5
+        )
+        assert found.status_code == 200
+        assert found.json()["id"] == schema_id

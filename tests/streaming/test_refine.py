@@ -17,6 +17,7 @@ from registry.producer import EventProducer
 from streaming.ingest import start_bronze_query, start_refine_query
 from streaming.refine import Refiner
 from tests.helpers.ledger_checks import assert_tables_match, rows
+from tests.helpers.privacy import assert_personal_values_pseudonymised
 from tests.helpers.streams import START, run_stream, send, shop_records
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
@@ -46,6 +47,8 @@ def test_every_table_equals_the_ledger_with_chaos_and_replays(
     orders = rows(spark, settings, SILVER_ORDERS)
     assert {o.contract_version for o in orders} == {1, 2}
     assert all(o.line_count >= 1 and o.ingest_time >= o.event_time for o in orders)
+    # Personal fields reach silver as pseudonyms only (issue 18; docs/security.md).
+    assert_personal_values_pseudonymised(spark, settings)
 
     # Second round: later events, with the late ones now behind the first round's watermark.
     send(settings, records[half:], ledger)

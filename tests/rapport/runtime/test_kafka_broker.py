@@ -4,28 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import psutil
 import pytest
 
 from rapport.runtime.kafka_broker import LocalKafkaBroker
+from rapport.runtime.processes import listening_sockets
 from rapport.settings import Settings
 from tests.helpers.settings import SettingsFactory
 
 pytestmark = pytest.mark.kafka
 
 
-def listening_addresses(pid: int) -> set[tuple[str, int]]:
-    """The (address, port) pairs a process listens on, from its open sockets."""
-    return {
-        (c.laddr.ip, c.laddr.port)
-        for c in psutil.Process(pid).net_connections(kind="inet")
-        if c.status == psutil.CONN_LISTEN
-    }
-
-
 def test_broker_listens_on_loopback_only(kafka_broker: Any, settings: Settings) -> None:
     pid = kafka_broker.status().pid
-    addresses = listening_addresses(pid)
+    addresses = listening_sockets(pid)
     ports = {port for _, port in addresses}
     assert {settings.kafka.broker_port, settings.kafka.controller_port} <= ports
     for ip, _ in addresses:

@@ -134,3 +134,26 @@ def test_services_get_few_malloc_arenas_unless_the_environment_says(
     assert env["RAPPORT_X"] == "1"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
     assert child_env({})["MALLOC_ARENA_MAX"] == "8"
+
+
+def test_listening_sockets_names_each_bound_address_and_loopback_is_told_apart() -> None:
+    import socket
+
+    from rapport.runtime.processes import is_loopback, listening_sockets
+
+    inner, outer = socket.socket(), socket.socket()
+    try:
+        inner.bind(("127.0.0.1", 0))
+        outer.bind(("0.0.0.0", 0))
+        for sock in (inner, outer):
+            sock.listen()
+        found = listening_sockets(os.getpid())
+        assert inner.getsockname() in found
+        assert outer.getsockname() in found
+    finally:
+        inner.close()
+        outer.close()
+    assert [is_loopback(a) for a in ("127.0.0.1", "127.8.0.1", "::1", "::ffff:127.0.0.1")] == [
+        True
+    ] * 4
+    assert [is_loopback(a) for a in ("0.0.0.0", "::", "10.0.0.5", "fe80::1%eth0")] == [False] * 4
