@@ -304,7 +304,11 @@ def erase_customer(spark: SparkSession, settings: Settings, customer_id: str) ->
     version = _latest_version(spark, bronze_location)
     bronze = spark.read.format("delta").option("versionAsOf", version).load(bronze_location)
 
-    # 1. The values: from the customer's events, then from the quarantine.
+    # 1. Only files the stream has read may change; and the quarantine then holds every
+    #    invalid record of those files.
+    _wait_for_refine(spark, settings, version)
+
+    # 2. The values: from the customer's events, then from the quarantine.
     own = bronze.where(F.col("event_type").isin(list(specs)) & _names_customer(customer_id))
     known: set[str] = set()
     for row in own.select("value").collect():
@@ -318,9 +322,6 @@ def erase_customer(spark: SparkSession, settings: Settings, customer_id: str) ->
     in_quarantine = quarantine.where(
         of_customer | _holds_any("value", known) | _holds_any("reason", known)
     ).collect()
-
-    # 2. Only files the stream has read may change.
-    _wait_for_refine(spark, settings, version)
 
     # 3. The rewrites: a record changes only if it held a value.
     candidates = bronze.where(

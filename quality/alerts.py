@@ -146,9 +146,22 @@ class Notifier:
                 self.webhook_url, json=notice.payload(), timeout=self.timeout_s
             )
         except requests.RequestException as exc:
-            log.error("alert webhook unreachable (%s); will retry: %s", exc, notice.key)
+            # requests names the URL in its message, and a webhook URL is a credential:
+            # say which host failed and how, never the path.
+            log.error(
+                "alert webhook at %s unreachable (%s); will retry: %s",
+                _host_of(self.webhook_url), type(exc).__name__, notice.key,
+            )  # fmt: skip
             return False
         if response.status_code >= 300:
             log.error("alert webhook answered %s; will retry: %s", response.status_code, notice.key)
             return False
         return True
+
+
+def _host_of(url: str) -> str:
+    """scheme://host:port of a URL: what an error may show of a secret webhook URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")

@@ -304,9 +304,15 @@ def test_up_produce_query_down(
             {"event_id": event_id, "event_type": "OrderPlaced"}
         ]
 
-        stream_status = rapport(env, "stream", "status")
-        assert stream_status.returncode == 0
-        assert "bronze_events: batch" in stream_status.stdout
+        # The background process reports its queries' progress a moment after their commits.
+        stream_status: list[str] = []
+
+        def bronze_reported() -> bool:
+            shown = rapport(env, "stream", "status")
+            stream_status[:] = [shown.stdout]
+            return shown.returncode == 0 and "bronze_events: batch" in shown.stdout
+
+        assert wait_until(bronze_reported, timeout_s=60, interval_s=2.0), stream_status
 
         served = rapport(env, "status").stdout
         assert "sql      running" in served

@@ -24,6 +24,7 @@ from rapport.lakehouse.tables import (
     SILVER_CUSTOMERS,
     TableDef,
 )
+from rapport.runtime.processes import wait_until
 from rapport.settings import Settings
 from rapport.simulator.ledger import Ledger
 from rapport.simulator.wire import ChaosConfig, WireRecord
@@ -133,9 +134,9 @@ def test_an_erased_customer_is_gone_from_every_readable_version_and_no_figure_mo
 ) -> None:
     base = isolated(watermark_delay_s=600.0)
     settings = base.model_copy(
-        update={"privacy": base.privacy.model_copy(update={"purge_after_s": 15.0})}
+        update={"privacy": base.privacy.model_copy(update={"purge_after_s": 10.0})}
     )
-    records = shop_records(seed=43, actions=900, start=START, chaos=ChaosConfig(duplicates=0.02))
+    records = shop_records(seed=43, actions=600, start=START, chaos=ChaosConfig(duplicates=0.02))
     half = len(records) // 2
     customer, raw = _victim(records, half)
     email = next(v for v in raw if "@" in v)
@@ -144,29 +145,33 @@ def test_an_erased_customer_is_gone_from_every_readable_version_and_no_figure_mo
         if r.event is not None and r.event.contract.event_type == "CustomerRegistered"
         and r.event.data["customer_id"] == customer
     )  # fmt: skip
-    ledger = Ledger()
-    send(settings, [*records[:half], *_bad_records(customer, email, signup)], ledger)
-    run_stream(spark, settings)
-    assert_personal_values_pseudonymised(spark, settings)
     key = settings.pseudonym_key().get_secret_value().encode()
     personal = raw | {pseudonym(key, v) for v in raw}
-    bronze = spark.read.format("delta").load(BRONZE_EVENTS.location(settings))
-    assert _holding(bronze, raw) >= 3  # the sign-up, the bad copy and the non-JSON bytes
+    ledger = Ledger()
 
-    # The erasure runs while the bronze and refine queries run and the second half arrives.
+    # The bronze and refine queries run all along; the erasure starts once bronze holds the
+    # customer's records (the sign-up, the bad copy, the non-JSON bytes), while the second
+    # half of the events arrives.
     bronze_query = start_bronze_query(spark, settings)
     refiner = Refiner(settings)
     refine_query = start_refine_query(spark, refiner)
-    sender = threading.Thread(target=send, args=(settings, records[half:], ledger))
-    sender.start()
     try:
-        erasure = erase_customer(spark, settings, customer)
+        send(settings, [*records[:half], *_bad_records(customer, email, signup)], ledger)
+        bronze = BRONZE_EVENTS.location(settings)
+        landed = lambda: _holding(spark.read.format("delta").load(bronze), raw) >= 3  # noqa: E731
+        assert wait_until(landed, timeout_s=120, interval_s=1.0)
+        sender = threading.Thread(target=send, args=(settings, records[half:], ledger))
+        sender.start()
+        try:
+            erasure = erase_customer(spark, settings, customer)
+        finally:
+            sender.join()
     finally:
-        sender.join()
         for query in (bronze_query, refine_query):
             query.stop()
         refiner.close()
     run_stream(spark, settings)  # from the checkpoints, whatever the erasure interrupted
+    assert_personal_values_pseudonymised(spark, settings)
 
     assert erasure.bronze_rows >= 3
     assert erasure.quarantine_rows == 2

@@ -36,12 +36,16 @@ def test_an_unmeasured_incident_neither_repeats_nor_recovers() -> None:
 
 
 def test_webhook_gets_json_with_slack_text_and_failed_deliveries_retry(
-    webhook: WebhookReceiver,
+    webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = AlertState()
     notices = advance(state, [LATE], [LATE.key], NOW)
-    assert Notifier("http://127.0.0.1:9/unreachable", timeout_s=2).deliver(state, notices) == []
+    secret_url = "http://127.0.0.1:9/services/T0/B0/secret-token"
+    assert Notifier(secret_url, timeout_s=2).deliver(state, notices) == []
     assert len(state.pending) == 1
+    # A webhook URL is a credential: the failure names the host, never the path.
+    assert "http://127.0.0.1:9 unreachable" in caplog.text
+    assert "secret-token" not in caplog.text
     sent = Notifier(webhook.url).deliver(state, [])
     assert [n.key for n in sent] == [LATE.key]
     assert state.pending == []

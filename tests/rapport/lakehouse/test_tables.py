@@ -88,3 +88,18 @@ def test_no_not_null_inside_arrays_or_maps() -> None:
 
     for t in TABLES:
         assert not nested_not_null(t.schema, False), t.qualified_name
+
+
+def test_personal_fields_reach_only_silver_customers() -> None:
+    """Only silver.customers takes the fields the contracts mark personal (as pseudonyms,
+    docs/security.md); no other silver, gold or ops table has a column marked so."""
+    from rapport.lakehouse.tables import SILVER_CUSTOMERS, TABLES
+
+    marked = {
+        table.qualified_name: sorted(f.name for f in table.schema.fields if f.metadata.get("pii"))
+        for table in TABLES
+        if table.layer != "bronze"
+    }
+    assert {name: fields for name, fields in marked.items() if fields} == {
+        SILVER_CUSTOMERS.qualified_name: ["email", "name"]
+    }
