@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from jobs.maintenance import vacuum
+from jobs.maintenance import latest_version, vacuum
 from rapport.contracts.catalog import ContractCatalog, load_catalog
 from rapport.contracts.privacy import (
     CUSTOMER_FIELD,
@@ -109,12 +109,6 @@ def _holds_any(column: str, values: Iterable[str]) -> Column:
 
 def _names_customer(customer_id: str) -> Column:
     return F.get_json_object(_text("value"), f"$.data.{CUSTOMER_FIELD}") == customer_id
-
-
-def _latest_version(spark: SparkSession, location: str) -> int:
-    from delta.tables import DeltaTable
-
-    return int(DeltaTable.forPath(spark, location).history(1).collect()[0].version)
 
 
 def _wait_for_refine(spark: SparkSession, settings: Settings, version: int) -> None:
@@ -301,7 +295,9 @@ def erase_customer(spark: SparkSession, settings: Settings, customer_id: str) ->
     requested_at = datetime.now(UTC)
     specs = personal_specs(load_catalog(settings.contracts_dir))
     bronze_location = BRONZE_EVENTS.location(settings)
-    version = _latest_version(spark, bronze_location)
+    from delta.tables import DeltaTable
+
+    version = latest_version(DeltaTable.forPath(spark, bronze_location))
     bronze = spark.read.format("delta").option("versionAsOf", version).load(bronze_location)
 
     # 1. Only files the stream has read may change; and the quarantine then holds every

@@ -200,7 +200,8 @@ def _vacuum_conf(settings: Settings, retention: float) -> dict[str, str]:
     return conf
 
 
-def _latest_version(delta_table: DeltaTable) -> int:
+def latest_version(delta_table: DeltaTable) -> int:
+    """The table's newest version (one history entry read)."""
     return int(delta_table.history(1).collect()[0].version)
 
 
@@ -210,7 +211,7 @@ def _files_deleted_since(delta_table: DeltaTable, version: int) -> int | None:
     DeltaTable.vacuum() returns an empty DataFrame; the count is only in the table history.
     Only the commits since `version` are read: a streamed table has a very long history.
     """
-    newer = _latest_version(delta_table) - version
+    newer = latest_version(delta_table) - version
     for commit in delta_table.history(max(newer, 1)).collect():
         if commit.version > version and commit.operation == "VACUUM END":
             deleted = (commit.operationMetrics or {}).get("numDeletedFiles")
@@ -237,7 +238,7 @@ def vacuum(
         if writer_engine(table.qualified_name) == "delta-rs":
             deleted: int | None = _vacuum_with_delta_rs(settings, table, retention)
         else:
-            before = _latest_version(delta_table)
+            before = latest_version(delta_table)
             with _session_conf(spark, _vacuum_conf(settings, retention)):
                 delta_table.vacuum(retention)
             deleted = _files_deleted_since(delta_table, before)

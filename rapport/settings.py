@@ -599,9 +599,11 @@ class Settings(BaseSettings):
         return self.model_copy(update={"spark": self.spark.model_copy(update=changes)})
 
 
+@lru_cache(maxsize=8)
 def _read_or_make_key(path: Path) -> SecretStr:
     """The key in `path`; made there first if absent, safely when several processes race
-    (the stream, the SQL server and Dagster start together): the first link wins."""
+    (the stream, the SQL server and Dagster start together): the first link wins. Read once
+    per process (the refine asks every batch); a new key takes a restart, as it should."""
     import os
     import secrets
 

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
+from jobs.gdpr import personal_specs
 from rapport.contracts.catalog import default_catalog
-from rapport.contracts.privacy import PREFIX, pseudonym
+from rapport.contracts.privacy import PREFIX, personal_values, pseudonym
 from rapport.lakehouse.tables import BRONZE_EVENTS, SILVER_CUSTOMERS, SILVER_TABLES
 from rapport.settings import Settings
 
 
 def raw_personal_values(spark: Any, settings: Settings) -> set[str]:
     """Every personal value sent in the events bronze holds (by the contracts' marks)."""
-    personal = {c.subject: set(c.pii_fields()) for c in default_catalog() if c.pii_fields()}
+    specs = personal_specs(default_catalog())
     bronze = spark.read.format("delta").load(BRONZE_EVENTS.location(settings))
     found: set[str] = set()
-    for row in bronze.where(F.col("event_type").isin(list(personal))).select("value").collect():
-        doc = orjson.loads(row.value)
-        fields = personal[doc["type"]]
-        found.update(v for k, v in doc["data"].items() if k in fields and isinstance(v, str))
+    for row in bronze.where(F.col("event_type").isin(list(specs))).select("value").collect():
+        found |= personal_values(row.value, specs)
     return found
 
 
