@@ -13,7 +13,7 @@ MVN := mvn -q -B -s infra/jvm/settings.xml -f infra/jvm/pom.xml
 
 VENV_STAMP := .venv/.rapport-synced
 JARS_STAMP := var/jars/.resolved
-POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/settings.xml
+POMS := infra/jvm/pom.xml infra/jvm/kafka-broker/pom.xml infra/jvm/spark-runtime/pom.xml infra/jvm/object-store/pom.xml infra/jvm/settings.xml
 
 .PHONY: help setup browser run up down status sql test test-unit chaos bench lint format clean
 
@@ -30,7 +30,7 @@ $(VENV_STAMP): pyproject.toml uv.lock
 $(JARS_STAMP): $(POMS)
 	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the JVM jars: apt-get install maven"; exit 1; }
 	@command -v java >/dev/null || { echo "A JDK 17+ is needed: apt-get install openjdk-17-jdk-headless"; exit 1; }
-	rm -rf var/jars/kafka-broker var/jars/spark-runtime
+	rm -rf var/jars/kafka-broker var/jars/spark-runtime var/jars/object-store
 	$(MVN) dependency:copy-dependencies
 	@touch $@
 
@@ -48,8 +48,9 @@ browser: ## Install Chromium (apt-get) if missing
 run: setup ## Start Kafka, the schema registry, the stream, Dagster (:3000) and the dashboard (:8501); Ctrl-C stops all
 	$(RUN) rapport run
 
-up: setup ## Start the stack in the background
-	$(RUN) rapport up
+up: setup ## Start the stack in the background; PROFILE=cluster: on a local Spark cluster and 3 brokers
+	@case "$(PROFILE)" in ""|cluster) ;; *) echo "unknown PROFILE=$(PROFILE); the one profile is: cluster"; exit 2;; esac
+	$(RUN) rapport up $(if $(filter cluster,$(PROFILE)),--cluster)
 
 down: ## Stop the background stack
 	@if [ -x .venv/bin/rapport ]; then $(RUN) rapport down; else echo "nothing to stop (not set up)"; fi

@@ -245,7 +245,29 @@ class RegistrySettings(BaseModel):
 class SparkSettings(BaseModel):
     """Where Spark runs and how big it may get. Defaults fit a 2-core, 24 GiB machine."""
 
-    master: str = "local[*]"
+    #: local[*], local[N], spark://host:port, k8s://https://host:port or yarn. Empty: the
+    #: local standalone cluster's master when `local_workers` > 0, else local[*].
+    master: str = ""
+    #: Workers of a local standalone cluster (`rapport up --cluster`): a master and this many
+    #: workers from the pyspark wheel, on loopback (docs/deployment.md). 0: none.
+    local_workers: int = Field(default=0, ge=0, le=4)
+    #: The local master's RPC port; its web UI is `local_ui_port`, worker N's `local_ui_port`+N.
+    local_master_port: int = Field(default=7077, ge=1, le=65535)
+    local_ui_port: int = Field(default=8080, ge=1, le=65530)
+    #: What each local worker offers. More cores than the machine has, on purpose: every
+    #: driver (two for the stream, the SQL server, a Dagster run) holds `cores_max` of them
+    #: for its whole life, and waits for them before it starts (decision 0024).
+    local_worker_cores: int = Field(default=4, ge=1)
+    local_worker_memory: str = "6g"
+    #: The address the driver binds and that executors call back on: loopback on one
+    #: machine; on a cluster the driver host's address (a pod IP on Kubernetes).
+    driver_host: str = "127.0.0.1"
+    #: Executors' size on a cluster (ignored in local mode, where the driver runs every task).
+    executor_memory: str = "1g"
+    executor_cores: int = Field(default=1, ge=1)
+    #: Cores one application may hold on a standalone cluster (spark.cores.max); unset, the
+    #: first application takes every core and the next waits for ever.
+    cores_max: int | None = Field(default=None, ge=1)
     driver_memory: str = "3g"
     # Local mode: a handful of shuffle partitions; on a cluster raise it to ~2-3x the cores.
     shuffle_partitions: int = Field(default=4, ge=1)
@@ -265,16 +287,23 @@ class SparkSettings(BaseModel):
     @field_validator("master")
     @classmethod
     def _known_master(cls, value: str) -> str:
-        if not _SPARK_MASTER.match(value):
+        if value and not _SPARK_MASTER.match(value):
             raise ValueError(
                 f"Spark master {value!r} is not one of local[*], local[N], spark://host:port, "
                 "k8s://https://host:port or yarn"
             )
         return value
 
+    @model_validator(mode="after")
+    def _derive_master(self) -> SparkSettings:
+        if not self.master:
+            self.master = self.local_master_url if self.local_workers else "local[*]"
+        return self
+
     @property
-    def is_local(self) -> bool:
-        return self.master.startswith("local")
+    def local_master_url(self) -> str:
+        """The local standalone cluster's master (`local_workers` > 0)."""
+        return f"spark://127.0.0.1:{self.local_master_port}"
 
 
 class StreamSettings(BaseModel):
@@ -599,6 +628,46 @@ class Settings(BaseSettings):
         return self.model_copy(update={"spark": self.spark.model_copy(update=changes)})
 
 
+#: Named profiles: settings one switch lays over the rest (`rapport up --cluster`). A
+#: profile changes what runs where, never code: the stream, Dagster and the SQL server read
+#: the same settings either way.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    # A Spark standalone master with two workers and a three-broker Kafka, all on loopback
+    # (docs/deployment.md). Each driver holds two of the workers' eight cores. Some fifteen
+    # JVMs start at once on the machine: Dagster gets longer to answer.
+    "cluster": {
+        "spark": {"master": "", "local_workers": 2, "cores_max": 2},
+        "kafka": {"local_nodes": 3},
+        "dagster": {"start_timeout_s": 300.0},
+    },
+}
+
+
+def profile_file(settings: Settings) -> Path:
+    """Where `rapport up --PROFILE` records the profile of the stack it started."""
+    return settings.run_dir / "profile"
+
+
+def active_profile(settings: Settings) -> str | None:
+    """The profile the running stack was started with, if any (None when stopped)."""
+    try:
+        name = profile_file(settings).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name if name in PROFILES else None
+
+
+def with_profile(settings: Settings, name: str) -> Settings:
+    """`settings` with profile `name` laid over them (its values win)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; known: {', '.join(sorted(PROFILES))}")
+    data = revealed(settings)
+    for section, values in PROFILES[name].items():
+        current = data.get(section)
+        data[section] = {**(current if isinstance(current, dict) else {}), **values}
+    return Settings.model_validate(data)
+
+
 @lru_cache(maxsize=8)
 def _read_or_make_key(path: Path) -> SecretStr:
     """The key in `path`; made there first if absent, safely when several processes race
@@ -661,5 +730,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once on first use (never at import)."""
-    return Settings()
+    """The process-wide settings, read once on first use (never at import), with the profile
+    the running stack was started with (`rapport up --cluster`), so every later command
+    talks to that stack."""
+    settings = Settings()
+    profile = active_profile(settings)
+    return with_profile(settings, profile) if profile else settings

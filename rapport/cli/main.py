@@ -30,22 +30,34 @@ def main() -> None:
 # --- the whole stack ------------------------------------------------------------------------
 
 
+#: `--cluster` of `rapport up` and `rapport run`: the local cluster profile.
+_cluster_option = click.option(
+    "--cluster",
+    is_flag=True,
+    help="A Spark standalone master and two workers, and three Kafka brokers, all on "
+    "loopback: the same code on a cluster (docs/deployment.md).",
+)
+
+
 @main.command()
+@_cluster_option
 @fail_clearly
-def run() -> None:
+def run(cluster: bool) -> None:
     """Start Kafka, the registry, the stream and Dagster; say what runs where; Ctrl-C stops all."""
     from rapport.cli.stack_cmd import Stack
 
-    sys.exit(Stack(load_settings()).run_foreground(click.echo))
+    stack = Stack.in_profile(load_settings(), "cluster" if cluster else None)
+    sys.exit(stack.run_foreground(click.echo))
 
 
 @main.command()
+@_cluster_option
 @fail_clearly
-def up() -> None:
+def up(cluster: bool) -> None:
     """Start Kafka, the schema registry, the stream and Dagster in the background (idempotent)."""
     from rapport.cli.stack_cmd import Stack
 
-    stack = Stack(load_settings())
+    stack = Stack.in_profile(load_settings(), "cluster" if cluster else None)
     stack.up(click.echo)
     for line in stack.where():
         click.echo(line)
@@ -65,8 +77,13 @@ def down() -> None:
 def status() -> None:
     """Show which services run, their pids and where they listen."""
     from rapport.cli.stack_cmd import Stack
+    from rapport.settings import active_profile
 
-    stack = Stack(load_settings())
+    settings = load_settings()
+    stack = Stack(settings)
+    profile = active_profile(settings)
+    if profile:
+        click.echo(f"profile  {profile} (Spark master {settings.spark.master})")
     for line in stack.status():
         click.echo(f"{line.name:<8} {'running' if line.running else 'stopped':<8} {line.detail}")
     click.echo(f"{'total':<8} {'':<8} RSS {stack.total_rss_mb():,.0f} MiB")

@@ -121,6 +121,21 @@ def service_group(spec: ServiceSpec) -> click.Group:
 # --- the services -----------------------------------------------------------------------------
 
 
+def _describe_spark_cluster(st: Any) -> list[str]:
+    if not st.members:
+        return ["no local Spark cluster (spark.local_workers is 0; `rapport up --cluster`)"]
+    lines = [f"Spark cluster {'running' if st.running else 'not running'}: {st.master_url}"]
+    for m in st.members:
+        state = f", {m.state}" if m.state else ""
+        lines.append(
+            f"  {m.name}: pid {m.pid}, {m.address}, UI {m.ui}{state}"
+            if m.running
+            else f"  {m.name}: stopped"
+        )
+    lines += [f"  application: {name}" for name in st.applications]
+    return lines
+
+
 def _registry_foreground(settings: Settings) -> int:
     from registry.__main__ import serve
 
@@ -170,6 +185,16 @@ SERVICES = (
         stopped="Kafka not running; data in {st.data_dir}",
         start_help="Start the broker and create the topics; a no-op if it already runs.",
         stop_help="Stop the broker cleanly; a no-op if it is not running.",
+    ),
+    ServiceSpec(
+        name="spark-cluster",
+        title="Spark cluster",
+        help="The local Spark standalone cluster: a master and spark.local_workers workers.",
+        service="rapport.runtime.spark_cluster:LocalSparkCluster",
+        where="{svc.master_url}",
+        describe=_describe_spark_cluster,
+        start_help="Start the master and any worker that is not running (a killed one too).",
+        stop_help="Stop the workers (and their executors), then the master.",
     ),
     ServiceSpec(
         name="registry",

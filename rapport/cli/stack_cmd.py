@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from orchestration.dagster_service import DagsterService
 from rapport.runtime.kafka_broker import LocalKafkaBroker
-from rapport.runtime.processes import is_loopback, listening_sockets, tree_rss_mb
-from rapport.settings import Settings
+from rapport.runtime.processes import ServiceError, is_loopback, listening_sockets, tree_rss_mb
+from rapport.runtime.spark_cluster import LocalSparkCluster
+from rapport.settings import Settings, active_profile, profile_file, with_profile
 from registry.registry_service import RegistryService
 from serving.dashboard.dashboard_service import DashboardService
 from serving.sql_server_service import SqlServerService
@@ -50,17 +51,50 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.kafka = LocalKafkaBroker(settings)
+        #: Empty unless `spark.local_workers` asks for a local standalone cluster.
+        self.spark_cluster = LocalSparkCluster(settings)
         self.registry = RegistryService(settings)
         self.stream = StreamService(settings)
         self.dagster = DagsterService(settings)
         self.dashboard = DashboardService(settings)
         self.sql_server = SqlServerService(settings)
 
+    @classmethod
+    def in_profile(cls, settings: Settings, profile: str | None) -> Stack:
+        """The stack `rapport up|run [--cluster]` starts: `settings` with `profile` laid over
+        them, recorded in the state folder so that every later command (status, down,
+        simulate, ...) reads the same settings. Without a profile, the one recorded stays.
+        Two stacks in one state folder are refused: they would share ports and data."""
+        if profile is None or profile == active_profile(settings):
+            return cls(settings)
+        running = cls(settings)
+        if any(pid for pid in running.pids()):
+            now = active_profile(settings)
+            raise ServiceError(
+                f"A stack started with {f'the {now} profile' if now else 'no profile'} runs "
+                f"in {settings.state_dir}; stop it with `rapport down` first."
+            )
+        stack = cls(with_profile(settings, profile))
+        path = profile_file(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(profile + "\n")
+        return stack
+
     def up(self, say: Callable[[str], None]) -> None:
-        say("starting Kafka ...")
-        started = self.kafka.start()
-        state = "started" if started else "already running"
-        say(f"  Kafka {state} on {self.kafka.bootstrap_servers}")
+        cluster = self.spark_cluster.members
+        say("starting Kafka" + (" and the Spark cluster (master and workers) ..." if cluster
+                                else " ..."))  # fmt: skip
+        # The two have nothing to share: they start together.
+        began = _start_together({"Kafka": self.kafka.start, "Spark": self.spark_cluster.start})
+        state = "started" if began["Kafka"] else "already running"
+        nodes = len(self.kafka.nodes)
+        say(f"  Kafka {state} on {self.kafka.bootstrap_servers}"
+            + (f" ({nodes} brokers)" if nodes > 1 else ""))  # fmt: skip
+        if cluster:
+            state = "started" if began["Spark"] else "already running"
+            master, workers = self.spark_cluster.master, len(self.spark_cluster.workers)
+            say(f"  Spark cluster {state}: master {self.spark_cluster.master_url}, "
+                f"{workers} workers, UI {master.ui}")  # fmt: skip
         if self.settings.registry.is_bundled:
             say("starting the schema registry ...")
             state = "started" if self.registry.start() else "already running"
@@ -109,8 +143,13 @@ class Stack:
         say(f"dashboard: {'stopped' if self.dashboard.stop() else 'was not running'}")
         say(f"Dagster: {'stopped' if self.dagster.stop() else 'was not running'}")
         say(f"stream: {'stopped' if self.stream.stop() else 'was not running'}")
+        if self.spark_cluster.members:
+            # After every driver: a driver left without executors would wait for ever.
+            stopped = self.spark_cluster.stop()
+            say(f"Spark cluster: {'stopped' if stopped else 'was not running'}")
         say(f"schema registry: {'stopped' if self.registry.stop() else 'was not running'}")
         say(f"Kafka: {'stopped' if self.kafka.stop() else 'was not running'}")
+        profile_file(self.settings).unlink(missing_ok=True)
 
     def status(self) -> list[ServiceLine]:
         """One line per service; a running one ends with its process tree's resident memory."""
@@ -131,7 +170,8 @@ class Stack:
         """Each service's pid, in the order of `status()` (None when it is not running)."""
         services = (self.registry, self.stream, self.dagster, self.dashboard, self.sql_server)
         brokers = [node.pid for node in self.kafka.status().nodes]
-        return [*brokers, *(s.status().pid for s in services)]
+        spark = self.spark_cluster.pids()
+        return [*brokers, *spark, *(s.status().pid for s in services)]
 
     def listening(self) -> dict[str, set[tuple[str, int]]]:
         """Per running service: the TCP addresses its process tree listens on."""
@@ -172,6 +212,17 @@ class Stack:
                     else f"stopped (data {node.data_dir})",
                 )
                 for node in broker.nodes
+            ),
+            *(
+                ServiceLine(
+                    member.name,
+                    member.running,
+                    f"pid {member.pid}, {member.address}, UI {member.ui}"
+                    + (f", {member.state}" if member.state else "")
+                    if member.running
+                    else "stopped",
+                )
+                for member in self.spark_cluster.status().members
             ),
             ServiceLine(
                 "registry",
@@ -214,8 +265,20 @@ class Stack:
 
     def where(self) -> list[str]:
         """What runs where: printed by `make run` and `make up`."""
+        nodes = len(self.kafka.nodes)
+        cluster = self.spark_cluster
+        kafka = f"Kafka (KRaft, {f'{nodes} brokers' if nodes > 1 else 'single node'})"
         return [
-            f"Kafka (KRaft, single node)  {self.kafka.bootstrap_servers}",
+            f"{kafka:<28}{self.kafka.bootstrap_servers}",
+            *(
+                [
+                    f"Spark master                {cluster.master_url}",
+                    f"Spark master UI             {cluster.master.ui}",
+                    *(f"{'Spark ' + w.name[6:] + ' UI':<28}{w.ui}" for w in cluster.workers),
+                ]
+                if cluster.members
+                else [f"Spark                       {self.settings.spark.master}"]
+            ),
             f"Event topics                {', '.join(self.settings.kafka.event_topics)}",
             f"Schema registry             {self.settings.registry.url}",
             f"Dashboard (live reports)    {self.dashboard.url}",
@@ -257,12 +320,22 @@ class Stack:
             for line in self.where():
                 say(line)
             say("\nRapport is running. Press Ctrl-C to stop everything.")
+            lost_workers: set[str] = set()
             while True:
                 time.sleep(2.0)
+                lines = self.status()
+                # A worker lost is not the stack lost: the drivers go on with the others.
+                workers = {s.name for s in lines if s.name.startswith("spark-worker")}
+                down = {s.name for s in lines if not s.running} & workers
+                for name in sorted(down - lost_workers):
+                    say(f"{name} stopped; the drivers go on with the other workers. "
+                        "`rapport spark-cluster start` starts it again.")  # fmt: skip
+                lost_workers = down
                 dead = [
                     s.name
-                    for s in self.status()
+                    for s in lines
                     if not s.running
+                    and s.name not in workers
                     and (s.name != "registry" or self.settings.registry.is_bundled)
                     and (s.name != "sql" or self.settings.serving.enabled)
                 ]

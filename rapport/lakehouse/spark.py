@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 #: Folder (under var/jars) that `make setup` fills from infra/jvm/spark-runtime/pom.xml.
 SPARK_RUNTIME_JARS = "spark-runtime"
+#: Folder of Hadoop's S3A and the AWS SDK (infra/jvm/object-store/pom.xml), for s3a:// roots.
+OBJECT_STORE_JARS = "object-store"
 
 #: Spark's FAIR scheduler pools, one per query (`rapport.lakehouse.ownership`): gold's goes first.
 SCHEDULER_POOLS = Path(__file__).with_name("fairscheduler.xml")
@@ -49,13 +51,31 @@ def runtime_jars(settings: Settings) -> list[Path]:
     return jars
 
 
+def object_store_jars(settings: Settings) -> list[Path]:
+    """S3A's jars when a root (lakehouse, checkpoints, landing) is s3a://, else none: the
+    other sessions need not load (or ship to every executor) 16 MB they never call."""
+    roots = (settings.lakehouse, settings.checkpoints, settings.landing)
+    if not any(root.startswith("s3a://") for root in roots):
+        return []
+    folder = settings.jars_dir / OBJECT_STORE_JARS
+    jars = sorted(folder.glob("*.jar")) if folder.is_dir() else []
+    if not any(jar.name.startswith("hadoop-aws-") for jar in jars):
+        raise MissingJarsError(
+            f"An s3a:// root needs Hadoop's S3A jars, missing from {folder}. "
+            "Run `make setup` to fetch them from Maven Central."
+        )
+    return jars
+
+
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Every Spark setting Rapport applies, as plain strings (pure: tested without a JVM)."""
     spark = settings.spark
     conf = {
         "spark.app.name": app_name,
         "spark.master": spark.master,
-        "spark.jars": ",".join(str(j) for j in runtime_jars(settings)),
+        "spark.jars": ",".join(
+            str(j) for j in (*runtime_jars(settings), *object_store_jars(settings))
+        ),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
@@ -103,19 +123,30 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # Keep the catalog's tables readable by delta-rs (tables.COMMON_PROPERTIES).
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     }
-    if spark.is_local:
-        # Local mode runs every task in the driver JVM; no executor memory to size. It also
-        # needs no network beyond this machine: keep the driver (and its UI) on loopback.
-        conf["spark.driver.maxResultSize"] = "1g"
-        conf["spark.driver.bindAddress"] = "127.0.0.1"
-        conf["spark.driver.host"] = "127.0.0.1"
-        # Python workers must run this environment's interpreter (with pyarrow, the project),
-        # not whatever `python3` is first on PATH. On a cluster, set it for the executors.
-        conf["spark.pyspark.python"] = sys.executable
+    conf.update(
+        {
+            "spark.driver.maxResultSize": "1g",
+            # Where executors call the driver back, and what it binds: loopback on one
+            # machine (the local cluster's workers too), the host's address on a cluster.
+            "spark.driver.bindAddress": spark.driver_host,
+            "spark.driver.host": spark.driver_host,
+            # Executors' size; local mode runs every task in the driver and ignores them.
+            "spark.executor.memory": spark.executor_memory,
+            "spark.executor.cores": str(spark.executor_cores),
+            # Python workers must run this environment's interpreter (with pyarrow and the
+            # project), not whatever `python3` is first on PATH. Where executors keep it
+            # elsewhere (a container image), set spark.pyspark.python in `spark.conf`.
+            "spark.pyspark.python": sys.executable,
+        }
+    )
+    if spark.cores_max is not None:
+        conf["spark.cores.max"] = str(spark.cores_max)
     if spark.driver_java_options:
         conf["spark.driver.extraJavaOptions"] = spark.driver_java_options
     if settings.lakehouse.startswith("s3a://"):
-        # S3 has no atomic rename; Delta's S3 log store keeps single-writer commits safe.
+        # S3 has no atomic rename: Delta's S3 log store keeps one driver's commits safe, not
+        # two drivers' at once. Writers in several drivers need a DynamoDB log store, set
+        # in `spark.conf` (docs/deployment.md, object storage).
         conf["spark.delta.logStore.s3a.impl"] = "io.delta.storage.S3SingleDriverLogStore"
     conf.update(spark.conf)
     return conf
@@ -131,11 +162,10 @@ def get_spark(
     from pyspark.sql import SparkSession
 
     settings = settings or get_settings()
-    if settings.spark.is_local:
-        # The web UI binds to SPARK_LOCAL_IP (else every interface); loopback is enough here.
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # PySpark takes its workers' interpreter from here; `python3` on PATH may lack pyarrow.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # The web UI binds to SPARK_LOCAL_IP (else every interface): the driver's own address.
+    os.environ.setdefault("SPARK_LOCAL_IP", settings.spark.driver_host)
+    # PySpark takes its workers' interpreter from here; `python3` on PATH may lack pyarrow.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name).items():
         builder = builder.config(key, value)

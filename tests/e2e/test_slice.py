@@ -1,4 +1,4 @@
-"""The first end-to-end slice, as a user runs it: `rapport up`, send an event, query bronze.
+"""The first end-to-end slice, as a user runs it: `make run`, send an event, query it, Ctrl-C.
 
 Everything is real and out of process: the CLI, the Kafka broker, the stream's own Spark
 JVM and the Delta table. Only the state folder and ports are the test's own.
@@ -244,7 +244,7 @@ def quality_run_goes_through_the_sql_server(env: dict[str, str]) -> None:
     assert run["own_jvm"] is False, run
 
 
-def test_up_produce_query_down(
+def test_run_produce_query_then_ctrl_c_with_its_pipe_gone(
     make_settings: SettingsFactory, spark: Any, child_env: Callable[[Settings], dict[str, str]]
 ) -> None:
     overrides, secrets = secret_settings()
@@ -256,12 +256,31 @@ def test_up_produce_query_down(
         **overrides,
     )
     env = child_env(settings)
+    # `make run | tee log`: the stack in the foreground, its output read through a pipe.
+    errors = settings.state_dir / "run-stderr.log"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [str(rapport_bin()), "run"], env=env, stdout=subprocess.PIPE, stderr=stderr,
+            text=True,
+        )  # fmt: skip
     try:
-        up = rapport(env, "up")
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert "Kafka started" in up.stdout
-        assert "stream started" in up.stdout
-        assert f"dashboard started on {settings.dashboard.url}" in up.stdout
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 300
+        for line in proc.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        text = "".join(lines)
+        PRINTED.append(text)
+        assert "Press Ctrl-C" in text, text + errors.read_text()
+        assert "Kafka started" in text
+        assert "stream started" in text
+        assert f"dashboard started on {settings.dashboard.url}" in text
+        # It says what runs where.
+        assert f"127.0.0.1:{settings.kafka.broker_port}" in text
+        assert settings.lakehouse in text
+        assert settings.registry.url in text
 
         again = rapport(env, "up")
         assert "already running" in again.stdout
@@ -326,16 +345,24 @@ def test_up_produce_query_down(
         assert "warning" not in served
         same_figures_through_jdbc_connect_and_rapport_sql(env, settings)
         quality_run_goes_through_the_sql_server(env)
+
+        # Ctrl-C after `tee` died: every later write hits a broken pipe, and the shutdown
+        # must still stop every service. (`rapport down`: tests/chaos/test_cluster.py.)
+        proc.stdout.close()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=180)
+        after = rapport(env, "status").stdout
+        for service in ("kafka    stopped", "registry stopped", "stream   stopped",
+                        "dagster  stopped", "dashboard stopped", "sql      stopped"):  # fmt: skip
+            assert service in after, after
+        assert not port_open(settings.serving.thrift_port)
+        assert not port_open(settings.kafka.broker_port)
+        assert rapport(env, "kafka", "status").returncode == 3
     finally:
-        down = rapport(env, "down")
-    assert down.returncode == 0
-    assert "dashboard: stopped" in down.stdout
-    assert "SQL server: stopped" in down.stdout
-    assert not port_open(settings.serving.thrift_port)
-    assert "stream: stopped" in down.stdout
-    assert "Kafka: stopped" in down.stdout
-    assert not port_open(settings.kafka.broker_port)
-    assert rapport(env, "kafka", "status").returncode == 3
+        if proc.poll() is None:
+            proc.kill()
+        rapport(env, "down")  # never leave services behind, even when the test fails
+    PRINTED.append(errors.read_text())
     # No secret in anything printed, logged or stored: CLI output, service logs, Dagster's
     # run records and event logs, pid and status files.
     assert not [s for s in secrets if any(s in text for text in PRINTED)]
@@ -353,45 +380,3 @@ def test_bad_sql_is_a_clear_error(
     out = rapport(env, "sql", "SELEKT 1")
     assert out.returncode == 1
     assert "does not parse" in out.stderr
-
-
-def test_run_stops_everything_on_ctrl_c_even_when_its_output_pipe_is_gone(
-    make_settings: SettingsFactory, child_env: Callable[[Settings], dict[str, str]]
-) -> None:
-    """`make run | tee log`, then Ctrl-C: tee dies first, and the shutdown must still stop
-    every service. (The stop messages are `rapport down`'s, checked in the test above.)"""
-    settings = make_settings("e2e-run")
-    env = child_env(settings)
-    proc = subprocess.Popen(
-        [str(rapport_bin()), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 240
-        for line in proc.stdout:
-            lines.append(line)
-            if "Press Ctrl-C" in line or time.monotonic() > deadline:
-                break
-        assert any("Press Ctrl-C" in ln for ln in lines), "".join(lines)
-        text = "".join(lines)
-        assert f"127.0.0.1:{settings.kafka.broker_port}" in text  # says what runs where
-        assert settings.lakehouse in text
-        assert settings.registry.url in text
-        assert port_open(settings.kafka.broker_port)
-        proc.stdout.close()  # the reader is gone: every later write hits a broken pipe
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=180)
-        status = rapport(env, "status")
-        assert "kafka    stopped" in status.stdout
-        assert "registry stopped" in status.stdout
-        assert "stream   stopped" in status.stdout
-        assert not port_open(settings.kafka.broker_port)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        rapport(env, "down")  # never leave services behind, even when the test fails

@@ -39,8 +39,39 @@ def test_environment_overrides_nested_fields(monkeypatch: pytest.MonkeyPatch) ->
     s = Settings()
     assert s.kafka.python_client_config()["bootstrap_servers"] == ["broker-1:9092", "broker-2:9092"]
     assert s.spark.master == "spark://spark-master:7077"
-    assert not s.spark.is_local
     assert s.lakehouse == "s3a://lake/rapport"
+
+
+def test_the_cluster_profile_points_every_driver_at_the_local_master(tmp_path: Path) -> None:
+    """`rapport up --cluster` lays the profile over the settings; later commands find it."""
+    from rapport.settings import get_settings, profile_file, settings_env, with_profile
+
+    base = Settings(state_dir=tmp_path, spark={"master": "local[2]", "local_master_port": 17077})
+    cluster = with_profile(base, "cluster")
+    assert cluster.spark.master == "spark://127.0.0.1:17077"
+    assert cluster.spark.local_workers == 2
+    assert cluster.kafka.local_nodes == 3
+    assert cluster.spark.cores_max == 2
+    assert cluster.lakehouse == base.lakehouse  # the profile moves engines, not data
+    # A child process gets the profile's values through its environment alone.
+    env = settings_env(cluster)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert Settings().spark.master == "spark://127.0.0.1:17077"
+    # A command run later, with the base settings, finds the profile the stack recorded.
+    profile_file(base).parent.mkdir(parents=True)
+    profile_file(base).write_text("cluster\n")
+    get_settings.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in settings_env(base).items():
+                mp.setenv(key, value)
+            assert get_settings().spark.local_workers == 2
+    finally:
+        get_settings.cache_clear()
+    with pytest.raises(ValueError, match="known: cluster"):
+        with_profile(base, "galaxy")
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:

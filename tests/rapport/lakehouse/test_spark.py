@@ -22,6 +22,28 @@ def test_conf_wires_delta_and_the_connector_by_path(settings: Settings) -> None:
     assert conf["spark.sql.shuffle.partitions"] == "2"
     assert conf["spark.ui.enabled"] == "false"
     assert "spark.jars.packages" not in conf  # nothing is downloaded at start
+    assert not any(Path(j).name.startswith("hadoop-aws-") for j in jars)  # no s3a root
+
+
+@pytest.mark.unit
+def test_an_s3a_lakehouse_brings_s3a_and_a_cluster_needs_no_code_only_settings(
+    settings: Settings,
+) -> None:
+    """The same factory for local mode and a cluster: only the settings differ."""
+    on_s3 = settings.model_copy(update={"checkpoint_root": "s3a://lake/cp"})
+    jars = [Path(j).name for j in spark_conf(on_s3, "t")["spark.jars"].split(",")]
+    assert "hadoop-aws-3.4.2.jar" in jars
+    assert any(j.startswith("s3-2.") for j in jars)  # the SDK's S3 client
+    cluster = settings.with_spark(
+        master="spark://10.0.0.5:7077", driver_host="10.0.0.9", cores_max=8,
+        executor_memory="4g", executor_cores=2,
+    )  # fmt: skip
+    conf = spark_conf(cluster, "t")
+    assert conf["spark.master"] == "spark://10.0.0.5:7077"
+    assert conf["spark.driver.host"] == conf["spark.driver.bindAddress"] == "10.0.0.9"
+    assert (conf["spark.cores.max"], conf["spark.executor.memory"]) == ("8", "4g")
+    assert conf["spark.executor.cores"] == "2"
+    assert "spark.cores.max" not in spark_conf(settings, "t")
 
 
 @pytest.mark.unit

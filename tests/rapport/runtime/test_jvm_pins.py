@@ -63,9 +63,21 @@ def test_no_jar_duplicates_one_that_pyspark_ships() -> None:
     import pyspark
 
     shipped = {artifact_id(j) for j in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
-    ours = {artifact_id(j) for j in (JARS / "spark-runtime").glob("*.jar")}
-    assert ours, "no spark-runtime jars: run `make setup`"
-    assert not ours & shipped
+    for folder in ("spark-runtime", "object-store"):
+        ours = {artifact_id(j) for j in (JARS / folder).glob("*.jar")}
+        assert ours, f"no {folder} jars: run `make setup`"
+        assert not ours & shipped, folder
+    runtime = {artifact_id(j) for j in (JARS / "spark-runtime").glob("*.jar")}
+    assert not runtime & {artifact_id(j) for j in (JARS / "object-store").glob("*.jar")}
+
+
+def test_s3a_matches_pysparks_hadoop() -> None:
+    """hadoop-aws must be the Hadoop version pyspark ships, or S3A fails at class loading."""
+    import pyspark
+
+    (client,) = (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")
+    assert client.name == f"hadoop-client-api-{pom_property('hadoop.version')}.jar"
+    assert (JARS / "object-store" / f"hadoop-aws-{pom_property('hadoop.version')}.jar").is_file()
 
 
 def test_broker_is_kafka_4_with_a_log4j2_binding() -> None:
