@@ -309,6 +309,8 @@ class SparkSettings(BaseModel):
 class StreamSettings(BaseModel):
     """The streaming queries' pace and bounds."""
 
+    #: How long `rapport stream start` (and `up`) waits for gold's query to run.
+    start_timeout_s: float = Field(default=180.0, gt=0)
     #: Trigger of the bronze query (Kafka to bronze.events).
     trigger_interval: str = "2 seconds"
     #: Trigger of the hot query (Kafka straight to gold): gold's pace.
@@ -634,11 +636,13 @@ class Settings(BaseSettings):
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # A Spark standalone master with two workers and a three-broker Kafka, all on loopback
     # (docs/deployment.md). Each driver holds two of the workers' eight cores. Some fifteen
-    # JVMs start at once on the machine: Dagster gets longer to answer.
+    # JVMs start at once on the machine: the stream and Dagster get longer to be ready.
     "cluster": {
         "spark": {"master": "", "local_workers": 2, "cores_max": 2},
-        "kafka": {"local_nodes": 3},
+        # Empty: derived again, for the three local nodes.
+        "kafka": {"local_nodes": 3, "bootstrap_servers": ""},
         "dagster": {"start_timeout_s": 300.0},
+        "stream": {"start_timeout_s": 420.0},
     },
 }
 

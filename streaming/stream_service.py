@@ -59,8 +59,9 @@ class StreamService:
             return "running"
         return next(state for state in states if state != "running")
 
-    def start(self, timeout_s: float = 180.0) -> bool:
-        """Start the stream and wait until its queries run; False if it already ran."""
+    def start(self, timeout_s: float | None = None) -> bool:
+        """Start the stream and wait until its queries run (`stream.start_timeout_s` unless
+        given); False if it already ran."""
         if self.process.pid() is not None:
             return False
         for role in ROLES:
@@ -71,7 +72,7 @@ class StreamService:
             # Gold's query runs: the background process may still be starting (niced, it
             # can take minutes on a busy machine); `status` shows its state.
             ready=lambda: self._board(HOT).get("state") == "running",
-            timeout_s=timeout_s,
+            timeout_s=timeout_s or self.settings.stream.start_timeout_s,
             what="The stream",
             # The child rebuilds exactly these settings, whatever this process was given.
             env=child_env(settings_env(self.settings)),

@@ -5,8 +5,9 @@ wheel) and three Kafka brokers; the stream's drivers run on that master by setti
 While the simulator's shop traffic flows, one worker is SIGKILLed with every executor it
 started, then started again with `rapport spark-cluster start`. Gold must equal the ledger,
 exactly as in local mode. The bounded run (`make test`) checks gold, the hot path; the full
-one (`make chaos`) also runs the SQL server on the cluster, sends five times as much, and
-checks silver and quarantine too, with the scenario's counts in the chaos report.
+one (`make chaos`) also runs the SQL server on the cluster, sends five times as much,
+checks silver and quarantine too, and runs a Dagster backfill whose Spark session is one
+more application of the master; the scenario's counts go to the chaos report.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -41,10 +43,13 @@ pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 def rapport(
     env: dict[str, str], *args: str, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    began = time.monotonic()
+    done = subprocess.run(
         [str(rapport_bin()), *args], env=env, capture_output=True, text=True,
         timeout=timeout, check=False,
     )  # fmt: skip
+    print(f"rapport {args[0]}: {time.monotonic() - began:.1f} s")  # where a slow run went
+    return done
 
 
 def master_state(settings: Settings) -> dict[str, Any]:
@@ -146,6 +151,13 @@ def test_the_cluster_profile_keeps_gold_exact_through_a_killed_worker(
             out = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
             assert out.returncode == 0, out.stderr
             assert out.stdout.split() == ["orders", str(embedded[0]["orders"])]
+            # A Dagster backfill's run is one more application of the same master.
+            days = ("--from", START.date().isoformat(), "--to", "2026-03-02")
+            ran = rapport(env, "backfill", *days, "--aggregates-only", "--wait", "900")
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            state = master_state(cluster)
+            apps = [a["name"] for a in (*state["activeapps"], *state["completedapps"])]
+            assert "rapport-dagster" in apps, apps
             chaos_report("Spark worker SIGKILL (cluster)", tally(spark, cluster, ledger),
                          workers_killed=1)  # fmt: skip
     finally:

@@ -51,6 +51,7 @@ def test_the_cluster_profile_points_every_driver_at_the_local_master(tmp_path: P
     assert cluster.spark.master == "spark://127.0.0.1:17077"
     assert cluster.spark.local_workers == 2
     assert cluster.kafka.local_nodes == 3
+    assert cluster.kafka.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
     assert cluster.spark.cores_max == 2
     assert cluster.lakehouse == base.lakehouse  # the profile moves engines, not data
     # A child process gets the profile's values through its environment alone.
