@@ -251,9 +251,11 @@ class SparkSettings(BaseModel):
     #: Workers of a local standalone cluster (`rapport up --cluster`): a master and this many
     #: workers from the pyspark wheel, on loopback (docs/deployment.md). 0: none.
     local_workers: int = Field(default=0, ge=0, le=4)
-    #: The local master's RPC port; its web UI is `local_ui_port`, worker N's `local_ui_port`+N.
+    #: The local master's RPC port and web UI.
     local_master_port: int = Field(default=7077, ge=1, le=65535)
-    local_ui_port: int = Field(default=8080, ge=1, le=65530)
+    local_ui_port: int = Field(default=8080, ge=1, le=65535)
+    #: Worker N's web UI is this port + N - 1 (Spark's own 8081 is the schema registry's).
+    local_worker_ui_port: int = Field(default=8091, ge=1, le=65530)
     #: What each local worker offers. More cores than the machine has, on purpose: every
     #: driver (two for the stream, the SQL server, a Dagster run) holds `cores_max` of them
     #: for its whole life, and waits for them before it starts (decision 0024).

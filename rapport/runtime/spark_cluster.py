@@ -105,7 +105,7 @@ class LocalSparkCluster:
         spark = settings.spark
         self.master = SparkMember(settings, "spark-master", spark.local_ui_port)
         self.workers = [
-            SparkMember(settings, f"spark-worker-{n}", spark.local_ui_port + n)
+            SparkMember(settings, f"spark-worker-{n}", spark.local_worker_ui_port + n - 1)
             for n in range(1, spark.local_workers + 1)
         ]
 
@@ -155,6 +155,12 @@ class LocalSparkCluster:
 
     def _start_worker(self, member: SparkMember) -> None:
         spark = self.settings.spark
+        if port_taken("127.0.0.1", member.ui_port):
+            # Spark would take the next port, and the worker would be known by another UI.
+            raise ServiceError(
+                f"Port {member.ui_port} is taken: {member.name}'s web UI cannot listen there. "
+                "Stop what holds it, or set RAPPORT_SPARK__LOCAL_WORKER_UI_PORT."
+            )
         self._write_properties(member)
         member.process.launch(
             member.argv(

@@ -85,7 +85,11 @@ def test_the_cluster_profile_keeps_gold_exact_through_a_killed_worker(
         kafka={"broker_port": first, "controller_port": first + 1, "broker_heap": "384m"},
         # The SQL server is one more driver with two executors: the full run's alone.
         serving={"enabled": FULL},
-        spark={"local_master_port": free_port(), "local_ui_port": free_port_block(3)},
+        spark={
+            "local_master_port": free_port(),
+            "local_ui_port": free_port(),
+            "local_worker_ui_port": free_port_block(2),
+        },
     )
     cluster = with_profile(settings, "cluster")
     env = child_env(settings)
