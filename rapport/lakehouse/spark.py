@@ -37,18 +37,27 @@ class MissingJarsError(RuntimeError):
     """The JVM artifacts are not there: setup has not run (or var/ was wiped)."""
 
 
-def runtime_jars(settings: Settings) -> list[Path]:
-    """The Delta and Kafka connector jars, checked so a missing one fails with a next step."""
-    folder = settings.jars_dir / SPARK_RUNTIME_JARS
+def _checked_jars(
+    settings: Settings, name: str, required: tuple[str, ...], what: str
+) -> list[Path]:
+    """The jars `make setup` put in var/jars/<name>, or a clear error naming the next step."""
+    folder = settings.jars_dir / name
     jars = sorted(folder.glob("*.jar")) if folder.is_dir() else []
     names = [jar.name for jar in jars]
-    missing = [p for p in REQUIRED_JAR_PREFIXES if not any(n.startswith(p) for n in names)]
+    missing = [p for p in required if not any(n.startswith(p) for n in names)]
     if missing:
         raise MissingJarsError(
-            f"Spark's runtime jars are missing from {folder} ({', '.join(missing)}*). "
+            f"{what} are missing from {folder} ({', '.join(missing)}*). "
             "Run `make setup` to fetch them from Maven Central."
         )
     return jars
+
+
+def runtime_jars(settings: Settings) -> list[Path]:
+    """The Delta and Kafka connector jars, checked so a missing one fails with a next step."""
+    return _checked_jars(
+        settings, SPARK_RUNTIME_JARS, REQUIRED_JAR_PREFIXES, "Spark's runtime jars"
+    )
 
 
 def object_store_jars(settings: Settings) -> list[Path]:
@@ -57,14 +66,12 @@ def object_store_jars(settings: Settings) -> list[Path]:
     roots = (settings.lakehouse, settings.checkpoints, settings.landing)
     if not any(root.startswith("s3a://") for root in roots):
         return []
-    folder = settings.jars_dir / OBJECT_STORE_JARS
-    jars = sorted(folder.glob("*.jar")) if folder.is_dir() else []
-    if not any(jar.name.startswith("hadoop-aws-") for jar in jars):
-        raise MissingJarsError(
-            f"An s3a:// root needs Hadoop's S3A jars, missing from {folder}. "
-            "Run `make setup` to fetch them from Maven Central."
-        )
-    return jars
+    return _checked_jars(
+        settings,
+        OBJECT_STORE_JARS,
+        ("hadoop-aws-",),
+        "An s3a:// root needs Hadoop's S3A jars; they",
+    )
 
 
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:

@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -34,22 +33,11 @@ from rapport.simulator.ledger import Ledger
 from rapport.simulator.wire import ChaosConfig
 from tests.helpers.chaos import FULL, Report, scale
 from tests.helpers.ledger_checks import assert_gold_matches, assert_tables_match, rows, tally
-from tests.helpers.settings import SettingsFactory, rapport_bin
+from tests.helpers.settings import SettingsFactory
+from tests.helpers.settings import run_rapport as rapport
 from tests.helpers.streams import START, send, shop_records
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
-
-
-def rapport(
-    env: dict[str, str], *args: str, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    began = time.monotonic()
-    done = subprocess.run(
-        [str(rapport_bin()), *args], env=env, capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
-    print(f"rapport {args[0]}: {time.monotonic() - began:.1f} s")  # where a slow run went
-    return done
 
 
 def master_state(settings: Settings) -> dict[str, Any]:
@@ -94,7 +82,7 @@ def test_the_cluster_profile_keeps_gold_exact_through_a_killed_worker(
     cluster = with_profile(settings, "cluster")
     env = child_env(settings)
     try:
-        up = rapport(env, "up", "--cluster")
+        up = rapport(env, "up", "--cluster", timeout=600)
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"Kafka started on {cluster.kafka.bootstrap_servers} (3 brokers)" in up.stdout
         assert f"Spark cluster started: master {cluster.spark.master}, 2 workers" in up.stdout
@@ -157,7 +145,9 @@ def test_the_cluster_profile_keeps_gold_exact_through_a_killed_worker(
             assert out.stdout.split() == ["orders", str(embedded[0]["orders"])]
             # A Dagster backfill's run is one more application of the same master.
             days = ("--from", START.date().isoformat(), "--to", "2026-03-02")
-            ran = rapport(env, "backfill", *days, "--aggregates-only", "--wait", "900")
+            ran = rapport(
+                env, "backfill", *days, "--aggregates-only", "--wait", "900", timeout=1000
+            )
             assert ran.returncode == 0, ran.stdout + ran.stderr
             state = master_state(cluster)
             apps = [a["name"] for a in (*state["activeapps"], *state["completedapps"])]
